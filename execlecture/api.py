@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import base64
 import contextvars
-import inspect
 import io
 import mimetypes
+import os
 import struct
 import sys
 import zlib
@@ -54,11 +54,16 @@ def set_echo(is_echo: bool) -> None:
     _ECHO.set(is_echo)
 
 
+def _is_echo() -> bool:
+    """Echo is on through `set_echo(True)` or the environment variable EXECLECTURE_ECHO=1."""
+    return _ECHO.get() or os.environ.get("EXECLECTURE_ECHO") == "1"
+
+
 def _emit(rendering: Rendering) -> None:
     sink = _SINK.get()
     if sink is not None:
         sink.emit(rendering)
-    elif _ECHO.get():
+    elif _is_echo():
         shown = rendering.text or rendering.url or rendering.src or f"[{rendering.kind}]"
         sys.stdout.write(f"{shown}\n")
 
@@ -202,15 +207,8 @@ def link(
         label = title or name
         sink = _SINK.get()
         code = sink.code_location(target) if sink is not None else None
-        if code is None:
-            try:
-                code = {
-                    "path": inspect.getsourcefile(target),
-                    "line": inspect.getsourcelines(target)[1],
-                    "name": name,
-                }
-            except (TypeError, OSError):
-                code = {"name": name}
+        if code is None:  # outside the traced tree (e.g. numpy): a label with its module only
+            code = {"name": name, "module": getattr(target, "__module__", None) or ""}
         _emit(Rendering(kind="link", text=label, code=code))
         return label
     href = target if isinstance(target, str) else url
@@ -248,7 +246,7 @@ def plot(figure_or_spec: Any, width: int | None = None) -> None:
             "plot(): expected a matplotlib Figure or a dict spec, "
             f"got {type(figure_or_spec).__name__}"
         )
-    if _SINK.get() is None and not _ECHO.get():
+    if _SINK.get() is None and not _is_echo():
         return
     buffer = io.StringIO()
     figure_or_spec.savefig(buffer, format="svg", bbox_inches="tight")

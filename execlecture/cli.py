@@ -36,7 +36,7 @@ class UsageError(ValueError):
 
 
 def _console() -> Console:
-    return Console(file=sys.__stderr__ or sys.stderr, highlight=False, soft_wrap=True)
+    return Console(file=sys.stderr, highlight=False, soft_wrap=True)
 
 
 def _check_output(out: Path, lecture: Path, included: set[str]) -> None:

@@ -533,14 +533,21 @@ class TraceSession:
         if exc is self.last_exc and self.last_exc_step == last >= 0:
             self.extras[last]["exception"] = info
             return
-        line, ctx = 1, -1
-        if last >= 0:
-            ctx = self.step_ctx[last]
-        tb_entries = traceback.extract_tb(exc.__traceback__)
-        wanted = self.files[self.ctxs[ctx][0]].abs_path if ctx >= 0 else self.files[0].abs_path
-        for entry in tb_entries:
-            if os.path.abspath(entry.filename) == wanted and entry.lineno:
-                line = entry.lineno
+        ctx = self.step_ctx[last] if last >= 0 else -1
+        file, function = (self.ctxs[ctx][0], self.ctxs[ctx][1]) if ctx >= 0 else (0, "<module>")
+        wanted = self.files[file].abs_path
+        line = 0
+        tb = exc.__traceback__
+        while tb is not None:  # the outermost traceback entry of the last step's function
+            code = tb.tb_frame.f_code
+            if os.path.abspath(code.co_filename) == wanted and (
+                code.co_qualname == function or (function == "<module>" and not line)
+            ):
+                line = tb.tb_lineno
+                if function != "<module>":
+                    break
+            tb = tb.tb_next
+        line = line or self.step_line[last] if last >= 0 else line or 1
         if ctx < 0:
             ctx = len(self.ctxs)
             self.ctxs.append((0, "<module>", self.next_frame, -1))

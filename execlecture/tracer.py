@@ -68,7 +68,10 @@ class _Code:
 class _Frame:
     """One recorded frame activation; `trace` is its local hook."""
 
-    __slots__ = ("session", "code", "frame_id", "ctx", "line", "shown", "last", "tracer")
+    __slots__ = (
+        "session", "code", "frame_id", "ctx", "line", "shown", "last", "tracer",
+        "starts", "special", "ctx_append", "line_append", "pending",
+    )  # fmt: skip
 
     def __init__(self, session: TraceSession, code: _Code, frame_id: int) -> None:
         self.session = session
@@ -79,25 +82,29 @@ class _Frame:
         self.shown: dict[str, str] = {}  # inspected name -> JSON of the value last recorded
         self.last: dict[str, Any] = {}  # inspected name -> last immutable object (fast no-change)
         self.tracer = self.trace
+        # Cached here so the per-line path does no chained attribute lookups.
+        self.starts = code.starts
+        self.special = code.special
+        self.ctx_append = session.step_ctx.append
+        self.line_append = session.step_line.append
+        self.pending = session.pending
 
     def trace(self, frame: types.FrameType, event: str, arg: Any) -> Any:
         # subtle: this runs on every line of recorded code; keep the plain-line path minimal.
         if event == "line":
             new = frame.f_lineno
-            starts = self.code.starts
-            if new in starts:  # a multi-line statement is one step, shown at its first line
-                new = starts[new]
+            if new in self.starts:  # a multi-line statement is one step, shown at its first line
+                new = self.starts[new]
                 if new == self.line:
                     return self.tracer
             line = self.line
             self.line = new
             if line is not None:
-                session = self.session
-                if session.is_dirty or line in self.code.special:
-                    session.record(self, frame, line, "line")
+                if self.pending or line in self.special:
+                    self.session.record(self, frame, line, "line")
                 else:
-                    session.step_ctx.append(self.ctx)
-                    session.step_line.append(line)
+                    self.ctx_append(self.ctx)
+                    self.line_append(line)
         elif event == "return":
             line, self.line = self.line, None
             if line is not None:
@@ -106,6 +113,16 @@ class _Frame:
             self.session.record_exception(self, frame, arg)
             self.line = None
         return self.tracer
+
+
+class _Sink:
+    """The render sink handed to execlecture.api: `emit` is a bound list.append (no Python frame)."""
+
+    __slots__ = ("emit", "code_location")
+
+    def __init__(self, session: TraceSession) -> None:
+        self.emit = session.pending.append
+        self.code_location = session.code_location
 
 
 class _Tee(io.TextIOBase):
@@ -119,8 +136,7 @@ class _Tee(io.TextIOBase):
     def write(self, s: str) -> int:
         self.target.write(s)
         if s:
-            self.session.pending_text[self.key].append(s)
-            self.session.is_dirty = True
+            self.session.pending.append((self.key, s))
         return len(s)
 
     def flush(self) -> None:
@@ -155,13 +171,8 @@ def _exception_info(
 
 def rendering_json(rendering: Rendering) -> dict[str, Any]:
     """A Rendering as a JSON dict without defaulted fields."""
-    out = {}
-    for f in dataclasses.fields(rendering):
-        value = getattr(rendering, f.name)
-        if value is None or value == {}:
-            continue
-        out[f.name] = value
-    return out
+    # subtle: vars() rather than dataclasses.fields(): this runs for every text() call.
+    return {k: v for k, v in vars(rendering).items() if v is not None and v != {}}
 
 
 class TraceSession:
@@ -183,9 +194,9 @@ class TraceSession:
         self.stacks: list[tuple[int, int, int, str]] = []  # (parent, file, line, function)
         self.stack_ids: dict[tuple[int, int, int, str], int] = {}
         self.outline: list[dict[str, Any]] = []
-        self.pending_renderings: list[Rendering] = []
-        self.pending_text: dict[str, list[str]] = {"stdout": [], "stderr": []}
-        self.is_dirty = False
+        # Renderings and (stream, text) pairs emitted since the last step; one list so that the
+        # per-line path checks a single truthiness. Never rebound: _Frame and _Sink cache it.
+        self.pending: list[Rendering | tuple[str, str]] = []
         self.last_exc: BaseException | None = None
         self.last_exc_step = -1
         self.next_frame = 0
@@ -195,6 +206,7 @@ class TraceSession:
         self.exception: BaseException | None = None
         self.title = self.lecture_path.stem
         self.duration_s = 0.0
+        self.main_duration_s = 0.0  # main() alone, under the hook (for benchmarks)
 
     @property
     def num_steps(self) -> int:
@@ -277,11 +289,6 @@ class TraceSession:
                 entry.directives = Directives()
         name = getattr(target, "__qualname__", getattr(target, "__name__", repr(target)))
         return {"file": entry.index, "line": line, "name": name}
-
-    def emit(self, rendering: Rendering) -> None:
-        """Render sink: keep the rendering for the step of the line that emitted it."""
-        self.pending_renderings.append(rendering)
-        self.is_dirty = True
 
     # ---- the hooks ------------------------------------------------------------------------------
 
@@ -367,7 +374,7 @@ class TraceSession:
         extra: dict[str, Any] = {}
         if event != "line":
             extra["event"] = event
-        if self.is_dirty:
+        if self.pending:
             self._flush_pending(extra)
         if event == "line":
             names = directives.inspect.get(line)
@@ -385,14 +392,18 @@ class TraceSession:
             self.extras[index] = extra
 
     def _flush_pending(self, extra: dict[str, Any]) -> None:
-        if self.pending_renderings:
-            extra["renderings"] = [rendering_json(r) for r in self.pending_renderings]
-            self.pending_renderings = []
-        for key, chunks in self.pending_text.items():
-            if chunks:
-                extra[key] = "".join(chunks)
-                chunks.clear()
-        self.is_dirty = False
+        renderings = []
+        streams: dict[str, list[str]] = {}
+        for item in self.pending:
+            if isinstance(item, tuple):
+                streams.setdefault(item[0], []).append(item[1])
+            else:
+                renderings.append(rendering_json(item))
+        if renderings:
+            extra["renderings"] = renderings
+        for key, chunks in streams.items():
+            extra[key] = "".join(chunks)
+        self.pending.clear()
 
     def _inspect(self, state: _Frame, frame: types.FrameType, names: tuple[str, ...], line: int,
                  extra: dict[str, Any]) -> None:  # fmt: skip
@@ -481,7 +492,7 @@ class TraceSession:
         module = types.ModuleType(name)
         module.__file__ = str(self.lecture_path)
         saved_streams = sys.stdout, sys.stderr
-        token = api.set_sink(self)
+        token = api.set_sink(_Sink(self))
         start = time.perf_counter()
         try:
             os.chdir(self.lecture_path.parent)
@@ -510,11 +521,13 @@ class TraceSession:
             main = module.__dict__["main"]
             self.main_code = main.__code__
             previous = sys.gettrace()
+            start = time.perf_counter()
             sys.settrace(self._make_global_hook())
             try:
                 main()
             finally:
                 sys.settrace(previous)
+                self.main_duration_s = time.perf_counter() - start
         except KeyboardInterrupt:
             raise
         except SystemExit as exc:

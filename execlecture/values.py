@@ -77,6 +77,13 @@ class _Serializer:
         self.next_id = 0
 
     def node(self, obj: Any, depth: int = 0) -> dict[str, Any]:
+        """The node of one value; "type" is left out where it equals "kind" (int, list, ...)."""
+        out = self._node(obj, depth)
+        if out.get("type") == out["kind"]:
+            del out["type"]
+        return out
+
+    def _node(self, obj: Any, depth: int) -> dict[str, Any]:
         if obj is None:
             return {"kind": "none"}
         scalar = self._scalar(obj)
@@ -255,6 +262,6 @@ def _array_body(array: Any, node: dict[str, Any]) -> dict[str, Any]:
 def to_value(obj: Any) -> dict[str, Any]:
     """Serialize one value into a JSON value node.
 
-    5 -> {"kind": "int", "type": "int", "value": 5}
+    5 -> {"kind": "int", "value": 5}
     """
     return _Serializer().node(obj)

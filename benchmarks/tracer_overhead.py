@@ -154,8 +154,10 @@ def _compare(name: str, path: Path, repeats: int, target: float) -> None:
     _, size, steps = runs[0]
     ratio = traced / untraced
     verdict = "ok" if ratio <= target else "OVER TARGET"
-    print(f"{name:13s} untraced {untraced:8.3f} s  traced {traced:8.3f} s  ratio {ratio:6.2f}x "
-          f"(target <= {target}x, {verdict})  steps {steps:,}  trace {size / 1e6:.2f} MB")  # fmt: skip
+    print(
+        f"{name:13s} untraced {untraced:8.3f} s  traced {traced:8.3f} s  ratio {ratio:6.2f}x "
+        f"(target <= {target}x, {verdict})  steps {steps:,}  trace {size / 1e6:.2f} MB"
+    )
 
 
 def _lecture_00_rss(tmp: Path) -> float:

@@ -116,7 +116,7 @@ class _Frame:
 
 
 class _Sink:
-    """The render sink handed to execlecture.api: `emit` is a bound list.append (no Python frame)."""
+    """The render sink given to execlecture.api: `emit` is a bound list.append (no Python frame)."""
 
     __slots__ = ("emit", "code_location")
 

@@ -48,7 +48,9 @@ def index_page(summaries: list[dict[str, Any]], link_for: Any, prefix: str = "")
             f"{html.escape(s['created'][:16].replace('T', ' '))} UTC</time></span> "
             f'<span class="badge {label}" title="{html.escape(tip)}">{label}</span>{status}</li>'
         )
-    body = "".join(rows) or '<li class="empty">No traces yet: run <code>execlecture run</code>.</li>'
+    body = (
+        "".join(rows) or '<li class="empty">No traces yet: run <code>execlecture run</code>.</li>'
+    )
     return (
         _head("execlecture: lectures", prefix) + '<body class="index-page"><main class="index">'
         '<header><h1>Lectures</h1><button id="theme-toggle" class="icon" '

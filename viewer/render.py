@@ -78,6 +78,8 @@ def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
         if SAFE_RELATIVE_PATH.match(value) and ":" not in value:
             return "files/" + value.lstrip("./")
         return None
+    if attr in ("href", "cite") and value.strip().lower().startswith("data:"):
+        return None  # data: is for images only
     if tag == "input" and attr == "type":
         return value if value == "checkbox" else None
     return value
@@ -217,9 +219,7 @@ def _clean_svg_element(element: ET.Element) -> None:
                 del element.attrib[name]
         elif (name.startswith("{") and not name.startswith("{http://www.w3.org/XML/")) or (
             local not in SVG_ATTRIBUTES and name != "{http://www.w3.org/XML/1998/namespace}space"
-        ):
-            del element.attrib[name]
-        elif _CSS_URL.search(value) or "javascript:" in value.lower():
+        ) or _CSS_URL.search(value) or "javascript:" in value.lower():
             del element.attrib[name]
 
 
@@ -257,7 +257,7 @@ def _image_html(src: str | None, width: int | None) -> str:
         # External images are not fetched (offline viewer, CSP img-src 'self' data:).
         href = html.escape(src)
         return f'<a href="{href}" rel="noopener noreferrer">external image: {href}</a>'
-    return f'<p class="render-error">image not shown: unsupported source {html.escape(repr(src)[:80])}</p>'
+    return '<p class="render-error">image not shown: unsupported source (expected an image data URL or a path under the trace directory)</p>'
 
 
 def _safe_href(url: str | None) -> str | None:
@@ -277,8 +277,12 @@ def _link_html(text: str | None, url: str | None, code: dict[str, Any] | None,
         where = html.escape(f"{code.get('path', '')}:{code.get('line', '')}".strip(":"))
         return f'<span class="code-link"><code>{name}</code> <small>{where}</small></span>'
     href = _safe_href(url)
-    anchor = f'<a href="{html.escape(href)}" rel="noopener noreferrer" target="_blank">{label}</a>'
-    link = anchor if href else f"<span>{label}</span>"
+    if href:
+        link = (
+            f'<a href="{html.escape(href)}" rel="noopener noreferrer" target="_blank">{label}</a>'
+        )
+    else:
+        link = f"<span>{label}</span>"
     if not reference:
         return f'<p class="link">{link}</p>'
     parts = [f'<div class="reference"><div class="ref-title">{link}</div>']
@@ -316,9 +320,7 @@ def _spec_html(spec: dict[str, Any] | None) -> str:
 
 def render_rendering(r: Any) -> str:
     """A schema.Rendering -> safe HTML for the page: kind markdown -> '<div class="r-markdown">..'."""
-    if r.kind == "markdown":
-        body = render_markdown(r.text or "")
-    elif r.kind == "note":
+    if r.kind == "markdown" or r.kind == "note":
         body = render_markdown(r.text or "")
     elif r.kind == "verbatim":
         body = f"<pre>{html.escape(r.text or '')}</pre>"

@@ -11,7 +11,6 @@ import dataclasses
 from typing import Any
 
 from execlecture.schema import Trace
-
 from viewer.render import highlight_lines, render_rendering
 
 EVENT_CODES = {"line": 0, "call": 1, "exception": 2}
@@ -24,7 +23,9 @@ def _exception(info: Any) -> dict[str, str] | None:
 def build_view(trace: Trace, name: str) -> dict[str, Any]:
     """Trace -> the JSON-ready dict the page loads from `/api/traces/NAME/view`."""
     functions: dict[str, int] = {}
-    columns: dict[str, list[int]] = {k: [] for k in ("file", "line", "frame", "stack", "event", "fn")}
+    columns: dict[str, list[int]] = {
+        k: [] for k in ("file", "line", "frame", "stack", "event", "fn")
+    }
     values: list[list[Any]] = []
     renderings: list[list[Any]] = []
     output: list[list[Any]] = []

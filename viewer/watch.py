@@ -89,14 +89,19 @@ class Watcher:
         """Run the tracer in a subprocess; a lecture that raises still writes its trace."""
         trace_path = self.store.path_for(name)
         self._publish(kind="tracing", trace=name)
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(self.root), os.environ.get("PYTHONPATH", "")])}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(self.root), os.environ.get("PYTHONPATH", "")]),
+        }
         command = [sys.executable, "-m", "execlecture", "run", str(lecture), "-o", str(trace_path)]
         started = time.monotonic()
         try:
             done = subprocess.run(command, cwd=self.root, env=env, capture_output=True, text=True,
                                   timeout=RETRACE_TIMEOUT_S, check=False)  # fmt: skip
         except subprocess.TimeoutExpired:
-            self._publish(kind="error", trace=name, message=f"re-trace timed out after {RETRACE_TIMEOUT_S} s")
+            self._publish(
+                kind="error", trace=name, message=f"re-trace timed out after {RETRACE_TIMEOUT_S} s"
+            )
             return
         seconds = round(time.monotonic() - started, 2)
         if done.returncode != 0:

@@ -70,7 +70,11 @@ def node(value: Any) -> dict[str, Any]:
     if isinstance(value, list):
         return {"kind": "list", "length": len(value), "items": [node(v) for v in value[:20]]}
     if isinstance(value, dict):
-        return {"kind": "dict", "length": len(value), "items": [[node(k), node(v)] for k, v in value.items()]}
+        return {
+            "kind": "dict",
+            "length": len(value),
+            "items": [[node(k), node(v)] for k, v in value.items()],
+        }
     raise TypeError(f"node(): unsupported {type(value).__name__}")
 
 
@@ -85,11 +89,22 @@ def tensor(rows: list[list[float]]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _step(file: int, line: int, function: str, frame: int, stack: int, **extra: Any) -> dict[str, Any]:
-    return {"file": file, "line": line, "function": function, "frame": frame, "stack": stack, **extra}
+def _step(
+    file: int, line: int, function: str, frame: int, stack: int, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "file": file,
+        "line": line,
+        "function": function,
+        "frame": frame,
+        "stack": stack,
+        **extra,
+    }
 
 
-def sample_trace(source: str = SAMPLE_SOURCE, lecture: str = "lectures/lecture_00.py") -> dict[str, Any]:
+def sample_trace(
+    source: str = SAMPLE_SOURCE, lecture: str = "lectures/lecture_00.py"
+) -> dict[str, Any]:
     """The tour lecture above, traced by hand (14 steps, 2 sections)."""
     md = {"kind": "markdown", "text": "# Welcome\nThe loss is $\\sum_i x_i^2$."}
     grid = tensor([[float(4 * r + c) for c in range(4)] for r in range(3)])
@@ -106,14 +121,29 @@ def sample_trace(source: str = SAMPLE_SOURCE, lecture: str = "lectures/lecture_0
         _step(0, 7, "main", 1, -1, event="call"),
         _step(0, 23, "tensors", 4, 2, values={"m": grid}),
         _step(0, 24, "tensors", 4, 2, values={"xs": node(list(range(100)))}),
-        _step(0, 26, "tensors", 4, 2, renderings=[
-            {"kind": "markdown", "text": "Done: see the plot"},
-            {"kind": "plot", "svg": SVG, "width": 240},
-            {"kind": "image", "src": PNG_1X1, "width": 8},
-            {"kind": "link", "text": "Attention Is All You Need", "url": "https://arxiv.org/abs/1706.03762",
-             "reference": {"title": "Attention Is All You Need", "authors": ["Vaswani", "Shazeer"],
-                           "date": "2017", "url": "https://arxiv.org/abs/1706.03762"}},
-        ]),  # fmt: skip
+        _step(
+            0,
+            26,
+            "tensors",
+            4,
+            2,
+            renderings=[
+                {"kind": "markdown", "text": "Done: see the plot"},
+                {"kind": "plot", "svg": SVG, "width": 240},
+                {"kind": "image", "src": PNG_1X1, "width": 8},
+                {
+                    "kind": "link",
+                    "text": "Attention Is All You Need",
+                    "url": "https://arxiv.org/abs/1706.03762",
+                    "reference": {
+                        "title": "Attention Is All You Need",
+                        "authors": ["Vaswani", "Shazeer"],
+                        "date": "2017",
+                        "url": "https://arxiv.org/abs/1706.03762",
+                    },
+                },
+            ],
+        ),  # fmt: skip
         _step(0, 7, "main", 1, -1),
     ]
     return {
@@ -124,8 +154,14 @@ def sample_trace(source: str = SAMPLE_SOURCE, lecture: str = "lectures/lecture_0
         "python_version": "3.11.7",
         "torch_version": None,
         "status": "ok",
-        "files": [{"path": lecture, "sha256": hashlib.sha256(source.encode()).hexdigest(),
-                   "text": source, "hidden_lines": [25]}],  # fmt: skip
+        "files": [
+            {
+                "path": lecture,
+                "sha256": hashlib.sha256(source.encode()).hexdigest(),
+                "text": source,
+                "hidden_lines": [25],
+            }
+        ],  # fmt: skip
         "steps": steps,
         "stacks": [
             {"parent": -1, "file": 0, "line": 6, "function": "main"},
@@ -141,17 +177,31 @@ def sample_trace(source: str = SAMPLE_SOURCE, lecture: str = "lectures/lecture_0
 
 def synthetic_trace(num_steps: int, payload: int = 0) -> dict[str, Any]:
     """A loop of `num_steps` steps in two frames; `payload` adds an NxN tensor every 10 steps."""
-    source = "def main():\n" + "".join(f"    x{i} = step({i})  # @inspect x{i}\n" for i in range(40))
+    source = "def main():\n" + "".join(
+        f"    x{i} = step({i})  # @inspect x{i}\n" for i in range(40)
+    )
     source += "\n\ndef step(i):  # @inspect i\n    return i\n"
     sections = 8
     steps, outline = [], []
     for i in range(num_steps):
         line = 2 + (i % 40)
         if i % (num_steps // sections or 1) == 0 and len(outline) < sections:
-            outline.append({"title": f"Section {len(outline) + 1}", "function": "main", "step": i, "line": line})
+            outline.append(
+                {
+                    "title": f"Section {len(outline) + 1}",
+                    "function": "main",
+                    "step": i,
+                    "line": line,
+                }
+            )
         values: dict[str, Any] = {f"x{i % 40}": node(i), "total": node(i * (i + 1) // 2)}
         if payload and i % 10 == 0:
-            values["w"] = tensor([[float((r * payload + c + i) % 97) for c in range(payload)] for r in range(payload)])
+            values["w"] = tensor(
+                [
+                    [float((r * payload + c + i) % 97) for c in range(payload)]
+                    for r in range(payload)
+                ]
+            )
         extra: dict[str, Any] = {"values": values}
         if i % 50 == 0:
             extra["renderings"] = [{"kind": "markdown", "text": f"Step **{i}**: $x_{{{i}}} = {i}$"}]

@@ -208,8 +208,7 @@ function toggleHelp() {
 
 function cyclePresenter() {
   const classes = document.body.classList;
-  const current = PRESENTER_MODES.findIndex((mode, i) => i > 0 && mode.split(" ").every((c) => classes.contains(c)) &&
-    (mode.includes("prose-only") === classes.contains("prose-only")));
+  const current = classes.contains("prose-only") ? 2 : classes.contains("presenter") ? 1 : 0;
   const next = PRESENTER_MODES[(current + 1) % PRESENTER_MODES.length];
   classes.remove("presenter", "prose-only");
   for (const c of next.split(" ").filter(Boolean)) classes.add(c);

@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import execlecture.schema
+
 from viewer.store import TraceStore
 
 POLL_S = 0.3
@@ -89,10 +91,10 @@ class Watcher:
         """Run the tracer in a subprocess; a lecture that raises still writes its trace."""
         trace_path = self.store.path_for(name)
         self._publish(kind="tracing", trace=name)
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(self.root), os.environ.get("PYTHONPATH", "")]),
-        }
+        # The tracer must import the same execlecture as this viewer, installed or not.
+        package_root = Path(execlecture.schema.__file__).resolve().parent.parent
+        paths = [str(self.root), str(package_root), os.environ.get("PYTHONPATH", "")]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
         command = [sys.executable, "-m", "execlecture", "run", str(lecture), "-o", str(trace_path)]
         started = time.monotonic()
         try:

@@ -19,9 +19,9 @@ function scalarText(node) {
     case "int": case "float": return String(node.value);
     case "complex": return node.value !== undefined ? String(node.value) : `${node.real}+${node.imag}j`;
     case "str": return JSON.stringify(node.value ?? "");
-    case "bytes": return node.value !== undefined ? `b${JSON.stringify(node.value)}` : "bytes";
+    case "bytes": return `bytes[${node.length ?? "?"}] ${node.value ?? ""}${node.omitted ? "…" : ""}`;
     case "function": case "module": case "type": return `<${node.kind} ${node.name ?? node.value ?? node.repr ?? ""}>`;
-    case "ref": return `→ ${node.name ?? node.target ?? node.id ?? "(seen above)"}`;
+    case "ref": return `→ same object as #${node.id ?? "?"}${node.type ? ` (${node.type})` : ""}`;
     case "repr": return node.repr ?? node.value ?? node.text ?? "?";
     default: return null;
   }
@@ -113,17 +113,18 @@ function renderTensor(node) {
   }
   const { rows, tail, isPartial } = tensorRows(node);
   if (rows === null) return box;
-  if (shape.length === 0) {
+  if (shape.length === 0 && !isPartial) {
     box.append(el("span", "v-scalar", formatNumber(rows)));
     return box;
   }
-  const matrix = shape.length === 1 ? [rows] : shape.length === 2 ? rows : null;
+  // Partial tensors carry flat head/tail lists: shown as two rows around an ellipsis.
+  const matrix = isPartial ? [rows] : shape.length === 1 ? [rows] : shape.length === 2 ? rows : null;
   if (!matrix) {
     const pre = el("pre", "v-nd", JSON.stringify(rows).slice(0, 2000));
     box.append(pre);
     return box;
   }
-  const is2d = shape.length === 2;
+  const is2d = shape.length === 2 && !isPartial;
   const lo = stats ? Number(stats.min) : Math.min(...matrix.flat().filter((v) => typeof v === "number"));
   const hi = stats ? Number(stats.max) : Math.max(...matrix.flat().filter((v) => typeof v === "number"));
   const table = el("table", is2d ? "v-matrix heatmap" : "v-matrix");
@@ -146,7 +147,7 @@ function renderTensor(node) {
     const gap = el("tr", "v-gap");
     gap.append(el("td", null, "⋮"));
     table.append(gap);
-    addRows(shape.length === 1 ? [tail] : tail);
+    addRows([tail]);
   }
   box.append(table);
   return box;

@@ -6,6 +6,8 @@ The app keeps no state beyond the store's mtime-keyed cache (and, with `watch`, 
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from viewer.pages import error_page
 from viewer.routes import events, files, health, pages, traces
 from viewer.store import TraceStore
+from viewer.view import view_json
 from viewer.watch import Watcher
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -45,12 +48,20 @@ SECURITY_HEADERS = {
 }
 
 
+def _warm_cache(store: TraceStore) -> None:
+    """Build every trace's view once at startup so the first page load does not wait for it."""
+    for name in store.names():
+        with contextlib.suppress(LookupError, ValueError):
+            store.derived(name, "view", lambda e: view_json(e.trace, e.name))  # type: ignore[arg-type]
+
+
 def create_app(trace_dir: Path, watch: bool = False) -> FastAPI:
     """The viewer app serving the traces in `trace_dir` (re-tracing edited lectures if `watch`)."""
     store = TraceStore(Path(trace_dir))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        threading.Thread(target=_warm_cache, args=(store,), daemon=True).start()
         if app.state.watcher is not None:
             app.state.watcher.start()
         yield

@@ -10,6 +10,7 @@ Recipes: ../shared/BROWSER.md.
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import re
 import xml.etree.ElementTree as ET
@@ -132,6 +133,7 @@ def _make_markdown() -> MarkdownIt:
 _MARKDOWN = _make_markdown()
 
 
+@functools.lru_cache(maxsize=4096)  # lectures repeat the same prose in loops
 def render_markdown(text: str) -> str:
     """Markdown with $math$ -> sanitized HTML: 'a $x^2$' -> '<p>a <math>..</math></p>'."""
     # Code blocks highlighted by Pygments keep their classes (<div class="hl"> wraps each).

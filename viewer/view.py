@@ -8,6 +8,7 @@ exceptions) are lists of [step, ...], and every rendering is already sanitized H
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 from execlecture.schema import Trace
@@ -79,3 +80,13 @@ def rendered_renderings(trace: Trace) -> list[dict[str, Any]]:
         for j, r in enumerate(step.renderings):
             out.append({"step": i, "index": j, "kind": r.kind, "html": render_rendering(r)})
     return out
+
+
+def json_bytes(value: Any) -> bytes:
+    """Compact UTF-8 JSON."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def view_json(trace: Trace, name: str) -> bytes:
+    """The page's view as JSON bytes (what the store caches per trace version)."""
+    return json_bytes(build_view(trace, name))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from viewer.store import Entry, TraceInvalid, TraceNotFound, TraceStore
-from viewer.view import build_view, rendered_renderings
+from viewer.view import json_bytes, rendered_renderings, view_json
 
 router = APIRouter(prefix="/api/traces")
 
@@ -18,10 +17,6 @@ router = APIRouter(prefix="/api/traces")
 def _store(request: Request) -> TraceStore:
     store: TraceStore = request.app.state.store
     return store
-
-
-def _json_bytes(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def _cached(request: Request, name: str, key: str, make: Callable[[Entry], bytes]) -> Response:
@@ -55,10 +50,10 @@ def trace_json(request: Request, name: str) -> Response:
 @router.get("/{name}/view")
 def trace_view(request: Request, name: str) -> Response:
     """What the page loads: columnar steps, highlighted sources, renderings as safe HTML."""
-    return _cached(request, name, "view", lambda e: _json_bytes(build_view(e.trace, e.name)))  # type: ignore[arg-type]
+    return _cached(request, name, "view", lambda e: view_json(e.trace, e.name))  # type: ignore[arg-type]
 
 
 @router.get("/{name}/renderings")
 def trace_renderings(request: Request, name: str) -> Response:
     """Every rendering as sanitized HTML, with the step that emitted it."""
-    return _cached(request, name, "renderings", lambda e: _json_bytes(rendered_renderings(e.trace)))  # type: ignore[arg-type]
+    return _cached(request, name, "renderings", lambda e: json_bytes(rendered_renderings(e.trace)))  # type: ignore[arg-type]

@@ -213,6 +213,7 @@ function cyclePresenter() {
   classes.remove("presenter", "prose-only");
   for (const c of next.split(" ").filter(Boolean)) classes.add(c);
   $("presenter-toggle").setAttribute("aria-pressed", String(Boolean(next)));
+  if (window.viewer) window.viewer.source.scrollToCurrent();
   flash(next ? (next.includes("prose-only") ? "Presenter: prose only" : "Presenter: prose + code") : "Presenter mode off");
 }
 

@@ -13,52 +13,59 @@ function el(tag, className, text) {
 }
 
 export class EnvPane {
+  // Frames and value rows are cached by identity (frame id; name@step of the value), so a step
+  // rebuilds only rows whose value changed; the "changed" mark and line numbers are updated in place.
   constructor(container, model) {
     this.container = container;
     this.model = model;
-    this.drawn = new Map(); // frame -> {signature, element}
+    this.frames = new Map(); // frame id -> {box, where, rows: Map key -> row, keys: string}
   }
 
-  frameSignature(frame) {
-    const vars = frame.vars.map(([name, step]) => `${name}@${step}${frame.changed.has(name) ? "*" : ""}`);
-    return `${frame.function}:${frame.line}|${vars.join(",")}|${frame.returned}`;
+  drawRow(name, step, isReturn) {
+    const row = el("div", isReturn ? "var returned" : "var");
+    row.dataset.name = name;
+    row.append(el("span", "name", isReturn ? "↩ return" : name), renderValue(this.model.value(step, isReturn ? null : name)));
+    return row;
   }
 
-  drawFrame(frame, isCurrent) {
-    const box = el("section", isCurrent ? "frame current" : "frame");
-    const head = el("h3", "frame-head");
-    head.append(el("span", "fn", frame.function), el("span", "where", `line ${frame.line}`));
-    box.append(head);
-    if (!frame.vars.length && frame.returned < 0) box.append(el("div", "empty", "no inspected values"));
-    for (const [name, step] of frame.vars) {
-      const row = el("div", frame.changed.has(name) ? "var changed" : "var");
-      row.dataset.name = name;
-      row.append(el("span", "name", name), renderValue(this.model.value(step, name)));
-      box.append(row);
+  frameBox(frame, isCurrent) {
+    let cached = this.frames.get(frame.frame);
+    if (!cached) {
+      const box = el("section", "frame");
+      const head = el("h3", "frame-head");
+      const where = el("span", "where");
+      head.append(el("span", "fn", frame.function), where);
+      box.append(head);
+      cached = { box, where, rows: new Map(), keys: null, empty: el("div", "empty", "no inspected values") };
+      this.frames.set(frame.frame, cached);
     }
-    if (frame.returned >= 0) {
-      const row = el("div", "var changed returned");
-      row.append(el("span", "name", "↩ return"), renderValue(this.model.value(frame.returned, null)));
-      box.append(row);
+    cached.box.classList.toggle("current", isCurrent);
+    cached.where.textContent = `line ${frame.line}`;
+    const wanted = frame.vars.map(([name, step]) => [`${name}@${step}`, name, step, false]);
+    if (frame.returned >= 0) wanted.push([`return@${frame.returned}`, "return", frame.returned, true]);
+    const keys = wanted.map((w) => w[0]).join("|");
+    const rows = new Map();
+    for (const [key, name, step, isReturn] of wanted) {
+      const row = cached.rows.get(key) || this.drawRow(name, step, isReturn);
+      row.classList.toggle("changed", isReturn || (frame.changed.has(name) && step === frame.at));
+      rows.set(key, row);
     }
-    return box;
+    if (keys !== cached.keys) {
+      cached.box.replaceChildren(cached.box.firstChild, ...(rows.size ? rows.values() : [cached.empty]));
+      cached.keys = keys;
+    }
+    cached.rows = rows;
+    return cached.box;
   }
 
   setStep(step) {
     const frames = this.model.env(step);
-    const next = new Map();
-    const elements = frames.map((frame, k) => {
-      const signature = `${k === 0}|${this.frameSignature(frame)}`;
-      const old = this.drawn.get(frame.frame);
-      const element = old && old.signature === signature ? old.element : this.drawFrame(frame, k === 0);
-      next.set(frame.frame, { signature, element });
-      return element;
-    });
+    const boxes = frames.map((frame, k) => this.frameBox({ ...frame, at: step }, k === 0));
+    const live = new Set(frames.map((f) => f.frame));
+    for (const id of this.frames.keys()) if (!live.has(id)) this.frames.delete(id);
     const current = [...this.container.children];
-    const isSame = current.length === elements.length && current.every((child, i) => child === elements[i]);
-    if (!isSame) this.container.replaceChildren(...elements);
-    if (!elements.length) this.container.replaceChildren(el("div", "empty", "no frames"));
-    this.drawn = next;
+    const isSame = current.length === boxes.length && current.every((child, i) => child === boxes[i]);
+    if (!isSame) this.container.replaceChildren(...(boxes.length ? boxes : [el("div", "empty", "no frames")]));
   }
 }
 

@@ -6,6 +6,7 @@ import { upperBound } from "./model.js";
 export class SourcePane {
   constructor(container, model, onLineClick) {
     this.container = container;
+    this.scroller = container.parentElement; // #source-pane scrolls; #source holds the files
     this.model = model;
     this.fileEls = new Map();
     this.lineEls = new Map();
@@ -120,11 +121,19 @@ export class SourcePane {
     const event = model.steps.event[step];
     if (event === 1) row.classList.add("call");
     if (event === 2) row.classList.add("exception");
-    this.keepVisible(this.fresh.length ? this.fresh[0] : row, row);
+    this.scrollToCurrent();
+  }
+
+  scrollToCurrent() {
+    // In prose-only mode code lines are not displayed: follow the latest rendering instead.
+    const row = this.currentLine;
+    if (!row) return;
+    const anchor = row.offsetParent !== null ? row : this.renderEls[this.visible - 1];
+    if (anchor) this.keepVisible(this.fresh.length ? this.fresh[0] : anchor, anchor);
   }
 
   keepVisible(target, row) {
-    const box = this.container.getBoundingClientRect();
+    const box = this.scroller.getBoundingClientRect();
     const a = row.getBoundingClientRect();
     const b = target.getBoundingClientRect();
     const top = Math.min(a.top, b.top);
@@ -132,7 +141,7 @@ export class SourcePane {
     const margin = Math.min(80, box.height / 5);
     if (top < box.top + margin || bottom > box.bottom - margin) {
       const overflow = bottom - top > box.height - 2 * margin;
-      this.container.scrollTop += overflow ? a.top - box.top - margin : top - box.top - box.height * 0.3;
+      this.scroller.scrollTop += overflow ? a.top - box.top - margin : top - box.top - box.height * 0.3;
     }
   }
 

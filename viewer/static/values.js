@@ -4,6 +4,7 @@
 const INLINE_ITEMS = 8;
 const SHOWN_ITEMS = 100;
 const MAX_CELLS = 4096;
+const MAX_TABLE_CELLS = 256; // larger 2-D tensors are drawn as a canvas heatmap (fast, readable)
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -125,6 +126,10 @@ function renderTensor(node) {
     return box;
   }
   const is2d = shape.length === 2 && !isPartial;
+  if (is2d && shape[0] * shape[1] > MAX_TABLE_CELLS) {
+    box.append(heatmapCanvas(matrix, Number(stats ? stats.min : 0), Number(stats ? stats.max : 1)));
+    return box;
+  }
   const lo = stats ? Number(stats.min) : Math.min(...matrix.flat().filter((v) => typeof v === "number"));
   const hi = stats ? Number(stats.max) : Math.max(...matrix.flat().filter((v) => typeof v === "number"));
   const table = el("table", is2d ? "v-matrix heatmap" : "v-matrix");
@@ -151,6 +156,41 @@ function renderTensor(node) {
   }
   box.append(table);
   return box;
+}
+
+function heatmapCanvas(matrix, lo, hi) {
+  // One pixel per element, scaled up with crisp edges; hovering shows the element.
+  const rows = matrix.length;
+  const cols = rows ? matrix[0].length : 0;
+  const canvas = document.createElement("canvas");
+  canvas.className = "v-heatmap";
+  canvas.width = cols;
+  canvas.height = rows;
+  const scale = Math.max(1, Math.min(8, Math.floor(240 / Math.max(cols, rows, 1))));
+  canvas.style.width = `${cols * scale}px`;
+  canvas.style.height = `${rows * scale}px`;
+  const context = canvas.getContext("2d");
+  const image = context.createImageData(cols, rows);
+  const span = hi > lo ? hi - lo : 1;
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const value = matrix[r][c];
+      const rgb = heatColor(typeof value === "number" ? (value - lo) / span : 0.5).match(/\d+/g);
+      const k = 4 * (r * cols + c);
+      image.data[k] = Number(rgb[0]);
+      image.data[k + 1] = Number(rgb[1]);
+      image.data[k + 2] = Number(rgb[2]);
+      image.data[k + 3] = 255;
+    }
+  }
+  context.putImageData(image, 0, 0);
+  canvas.addEventListener("mousemove", (event) => {
+    const box = canvas.getBoundingClientRect();
+    const r = Math.floor(((event.clientY - box.top) / box.height) * rows);
+    const c = Math.floor(((event.clientX - box.left) / box.width) * cols);
+    if (matrix[r] !== undefined && matrix[r][c] !== undefined) canvas.title = `[${r}, ${c}] = ${formatNumber(matrix[r][c])}`;
+  });
+  return canvas;
 }
 
 function renderObject(node) {

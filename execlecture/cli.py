@@ -148,6 +148,27 @@ def cmd_new(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_trace(args: argparse.Namespace) -> int:
+    from execlecture.legacy_trace import import_legacy_json
+
+    source = Path(args.old)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read old trace {args.old!r}: {exc.strerror}") from None
+    try:
+        data = import_legacy_json(text, lecture=source.stem + ".py")
+    except ValueError as exc:
+        raise UsageError(f"{args.old}: {exc}") from None
+    out = Path(args.output) if args.output else Path("traces") / f"{source.stem}.json"
+    if out.resolve() == source.resolve():
+        raise UsageError(f"output {str(out)!r} would overwrite the old trace (pass -o NEW.json)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(out, json.dumps(data, ensure_ascii=False, allow_nan=False))
+    _console().print(f"wrote {out} ({len(data['steps'])} steps) from {source}")
+    return 0
+
+
 def _viewer(module: str) -> Any:
     import importlib
 
@@ -202,6 +223,10 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("trace_dir", nargs="?", default="traces")
     build.add_argument("-o", "--output", default="site")
     build.set_defaults(func=cmd_build)
+    old = sub.add_parser("import-trace", help="convert a trace of the older execute.py tracer")
+    old.add_argument("old", help="the old trace JSON")
+    old.add_argument("-o", "--output", help="new trace path (default traces/<stem>.json)")
+    old.set_defaults(func=cmd_import_trace)
     return parser
 
 

@@ -28,7 +28,7 @@ from array import array
 from pathlib import Path
 from typing import Any
 
-from execlecture import api
+from execlecture import api, execute_util
 from execlecture.directives import DirectiveError, Directives, parse_directives
 from execlecture.schema import ExceptionInfo, Rendering
 from execlecture.values import to_value
@@ -37,6 +37,7 @@ _TRANSPARENT = frozenset({"<listcomp>", "<setcomp>", "<dictcomp>", "<genexpr>", 
 _IMMUTABLE = (int, float, str, bool, bytes, type(None))
 _PACKAGE_DIR = str(Path(__file__).resolve().parent)
 _NO_RETURN = object()
+SHIM_MODULE_NAMES = ("execute_util", "edtrace")
 
 
 @dataclasses.dataclass
@@ -489,6 +490,8 @@ class TraceSession:
         saved_path, saved_cwd, saved_argv = list(sys.path), os.getcwd(), sys.argv
         name = self.lecture_path.stem
         saved_module = sys.modules.get(name)
+        saved_shims = {shim: sys.modules.get(shim) for shim in SHIM_MODULE_NAMES}
+        saved_names = set(sys.modules)
         module = types.ModuleType(name)
         module.__file__ = str(self.lecture_path)
         saved_streams = sys.stdout, sys.stderr
@@ -499,6 +502,8 @@ class TraceSession:
             sys.path[:0] = [str(self.lecture_path.parent), str(self.cwd)]
             sys.argv = [str(self.lecture_path)]
             sys.modules[name] = module
+            # Older lectures import execute_util: ours wins over a copy in the lecture folder.
+            sys.modules.update(dict.fromkeys(SHIM_MODULE_NAMES, execute_util))
             sys.stdout = _Tee(saved_streams[0], self, "stdout")
             sys.stderr = _Tee(saved_streams[1], self, "stderr")
             self._run_module(code, module)
@@ -513,7 +518,21 @@ class TraceSession:
                 sys.modules.pop(name, None)
             else:
                 sys.modules[name] = saved_module
+            self._restore_modules(saved_shims, saved_names)
         self._finish_exception()
+
+    def _restore_modules(self, saved_shims: dict[str, Any], saved_names: set[str]) -> None:
+        """Undo the shims, and forget helper modules imported from the lecture's folder."""
+        for shim, previous in saved_shims.items():
+            if previous is None:
+                sys.modules.pop(shim, None)
+            else:
+                sys.modules[shim] = previous
+        folder = str(self.lecture_path.parent) + os.sep
+        for added in set(sys.modules) - saved_names:
+            path = getattr(sys.modules[added], "__file__", None) or ""
+            if path.startswith(folder):
+                del sys.modules[added]
 
     def _run_module(self, code: types.CodeType, module: types.ModuleType) -> None:
         try:

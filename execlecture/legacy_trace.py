@@ -1,0 +1,221 @@
+"""Convert traces written by the older `execute.py` tracer into our format (schema.py).
+
+The old format is one JSON object: `files` (path -> source), optional `hidden_line_numbers`
+(path -> lines) and `steps`, each `{stack, env, renderings}` with the whole stack (outermost
+first) and the whole environment at every step. We intern the stacks, turn the environment into
+per-frame deltas, and map renderings and values to ours. Old traces may hold bare NaN/Infinity
+tokens, which Python's json accepts. A leaf module (stdlib + schema) so the viewer can use it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import Any
+
+from execlecture.schema import (
+    SCHEMA_VERSION,
+    OutlineEntry,
+    Rendering,
+    SourceFile,
+    StackNode,
+    Step,
+    Trace,
+    dump_trace,
+    load_trace,
+)
+
+OLD_RENDERING_TYPES = frozenset({"markdown", "image", "link"})
+_PRIMITIVES = {"int": "int", "float": "float", "bool": "bool", "str": "str", "NoneType": "none"}
+
+
+def is_legacy_trace(data: Any) -> bool:
+    """Whether parsed JSON looks like an old trace (steps with stack/env, no schema_version)."""
+    return isinstance(data, dict) and "schema_version" not in data and "steps" in data
+
+
+def _float_node(value: Any) -> dict[str, Any]:
+    if isinstance(value, float) and not math.isfinite(value):
+        text = "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+        return {"kind": "float", "type": "float", "value": text}
+    return {"kind": "float", "type": "float", "value": value}
+
+
+def _clean_numbers(value: Any) -> Any:
+    """Nested lists with non-finite floats turned into strings (valid JSON)."""
+    if isinstance(value, list):
+        return [_clean_numbers(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return _float_node(value)["value"]
+    return value
+
+
+def _shape_of(contents: Any) -> list[int]:
+    shape = []
+    while isinstance(contents, list):
+        shape.append(len(contents))
+        contents = contents[0] if contents else None
+    return shape
+
+
+def convert_value(old: Any, where: str) -> dict[str, Any]:
+    """One old `{type, contents, dtype, shape}` value -> our value node."""
+    if not isinstance(old, dict) or "type" not in old:
+        raise ValueError(f"{where}: expected a value {{type, contents, ...}}, got {old!r:.80}")
+    type_name, contents = str(old["type"]), old.get("contents")
+    if old.get("shape") is not None or old.get("dtype") is not None:
+        shape = old.get("shape") or _shape_of(contents)
+        library = "numpy" if "numpy" in type_name or "ndarray" in type_name else "torch"
+        return {
+            "kind": "tensor", "type": type_name, "library": library,
+            "dtype": str(old.get("dtype")), "shape": list(shape), "device": "cpu",
+            "data": _clean_numbers(contents),
+        }  # fmt: skip
+    if type_name == "float" or isinstance(contents, float):
+        return _float_node(contents)
+    if type_name in _PRIMITIVES:
+        return {"kind": _PRIMITIVES[type_name], "type": type_name, "value": contents}
+    if isinstance(contents, list):
+        kind = type_name if type_name in ("list", "tuple", "set", "frozenset") else "list"
+        items = [convert_value(v, f"{where}[{i}]") for i, v in enumerate(contents)]
+        return {"kind": kind, "type": type_name, "items": items, "length": len(items)}
+    if isinstance(contents, dict):
+        pairs = [
+            [{"kind": "str", "type": "str", "value": str(k)}, convert_value(v, f"{where}[{k!r}]")]
+            for k, v in contents.items()
+        ]
+        return {"kind": "dict", "type": type_name, "items": pairs, "length": len(pairs)}
+    return {"kind": "repr", "type": type_name, "repr": str(contents)}
+
+
+def _convert_rendering(old: Any, file_index: dict[str, int], where: str) -> Rendering:
+    if not isinstance(old, dict) or old.get("type") not in OLD_RENDERING_TYPES:
+        found = old.get("type") if isinstance(old, dict) else old
+        raise ValueError(
+            f"{where}: unknown rendering type {found!r} "
+            f"(expected one of {sorted(OLD_RENDERING_TYPES)})"
+        )
+    style = {str(k): str(v) for k, v in (old.get("style") or {}).items()}
+    data = old.get("data")
+    if old["type"] == "markdown":
+        return Rendering(kind="markdown", text=str(data or ""), style=style)
+    if old["type"] == "image":
+        return Rendering(kind="image", src=str(data or ""), style=style)
+    external, internal = old.get("external_link"), old.get("internal_link")
+    reference = {k: v for k, v in (external or {}).items() if v not in (None, "", [])}
+    code = None
+    if internal:
+        path = internal.get("path")
+        code = {"file": file_index.get(path, 0), "line": int(internal.get("line_number") or 1)}
+        code["name"] = str(data or path)
+    url = reference.get("url")
+    label = str(data or reference.get("title") or url or "")
+    return Rendering(
+        kind="link", text=label, url=url, code=code, reference=reference or None, style=style
+    )
+
+
+def _files(old: dict[str, Any]) -> tuple[list[SourceFile], dict[str, int]]:
+    hidden = old.get("hidden_line_numbers") or {}
+    files, index = [], {}
+    for path, text in (old.get("files") or {}).items():
+        if not isinstance(text, str):
+            raise ValueError(f"files[{path!r}]: expected source text, got {type(text).__name__}")
+        index[path] = len(files)
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        lines = sorted(int(n) for n in hidden.get(path, []))
+        files.append(SourceFile(path=path, sha256=digest, text=text, hidden_lines=lines))
+    return files, index
+
+
+def _file_of(path: str, files: list[SourceFile], index: dict[str, int]) -> int:
+    if path not in index:  # a frame in a file the old trace did not embed
+        index[path] = len(files)
+        files.append(SourceFile(path=path, sha256="", text=""))
+    return index[path]
+
+
+def convert_legacy_trace(old: Any, lecture: str = "lecture.py") -> Trace:
+    """Old trace (parsed JSON) -> our Trace; ValueError names the step index of what is wrong."""
+    if not isinstance(old, dict):
+        raise ValueError(f"old trace: expected a JSON object, got {type(old).__name__}")
+    if not isinstance(old.get("steps"), list):
+        raise ValueError("old trace: missing 'steps' (expected a list of {stack, env, renderings})")
+    files, index = _files(old)
+    stacks: list[StackNode] = []
+    interned: dict[tuple[Any, ...], int] = {}
+    steps: list[Step] = []
+    frames: dict[tuple[int, int, str], int] = {}  # (stack id, depth, function) -> frame id
+    last_env: dict[int, dict[str, str]] = {}
+    for i, old_step in enumerate(old["steps"]):
+        where = f"steps[{i}]"
+        stack = old_step.get("stack") if isinstance(old_step, dict) else None
+        if not isinstance(stack, list) or not stack:
+            raise ValueError(f"{where}: expected {{stack: [frames...], env, renderings}}")
+        parent = -1
+        for frame in old_step["stack"][:-1]:
+            key = (parent, frame.get("path"), frame.get("line_number"), frame.get("function_name"))
+            if key not in interned:
+                interned[key] = len(stacks)
+                file = _file_of(str(frame.get("path")), files, index)
+                line, name = int(frame.get("line_number") or 0), str(frame.get("function_name"))
+                stacks.append(StackNode(parent=parent, file=file, line=line, function=name))
+            parent = interned[key]
+        top = old_step["stack"][-1]
+        function = str(top.get("function_name", "<module>"))
+        frame_key = (parent, len(old_step["stack"]), function)
+        frame_id = frames.setdefault(frame_key, len(frames))
+        env = old_step.get("env") or {}
+        previous = last_env.get(frame_id, {})
+        encoded = {name: json.dumps(value, sort_keys=True) for name, value in env.items()}
+        values = {
+            name: convert_value(env[name], f"{where}.env[{name!r}]")
+            for name in env
+            if previous.get(name) != encoded[name]
+        }
+        cleared = sorted(set(previous) - set(env))
+        last_env[frame_id] = encoded
+        renderings = [
+            _convert_rendering(r, index, f"{where}.renderings[{j}]")
+            for j, r in enumerate(old_step.get("renderings") or [])
+        ]
+        steps.append(Step(file=_file_of(str(top.get("path")), files, index),
+                          line=int(top.get("line_number") or 1), function=function,
+                          frame=frame_id, stack=parent, values=values, cleared=cleared,
+                          renderings=renderings))  # fmt: skip
+    if not files:
+        raise ValueError("old trace: no 'files' and no stack frames to take them from")
+    outline = _outline(steps, stacks)
+    title = lecture.rsplit("/", 1)[-1].removesuffix(".py")
+    return Trace(schema_version=SCHEMA_VERSION, lecture=files[0].path if files else lecture,
+                 title=title, created="", python_version="", torch_version=None, status="ok",
+                 files=files, steps=steps, stacks=stacks, outline=outline)  # fmt: skip
+
+
+def _outline(steps: list[Step], stacks: list[StackNode]) -> list[OutlineEntry]:
+    """Sections: the first step of each function called directly from main()."""
+    outline: list[OutlineEntry] = []
+    seen: set[int] = set()
+    for i, step in enumerate(steps):
+        if step.stack < 0 or step.frame in seen:
+            continue
+        caller = stacks[step.stack]
+        if caller.function == "main":
+            seen.add(step.frame)
+            title = step.function.replace("_", " ").strip().capitalize()
+            outline.append(
+                OutlineEntry(title=title, function=step.function, step=i, line=caller.line)
+            )
+    return outline
+
+
+def import_legacy_json(text: str, lecture: str = "lecture.py") -> dict[str, Any]:
+    """Old trace JSON text -> our trace as a validated JSON-ready dict."""
+    try:
+        old = json.loads(text)  # accepts bare NaN / Infinity tokens
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"old trace: not JSON ({exc})") from exc
+    data = dump_trace(convert_legacy_trace(old, lecture))
+    load_trace(data)  # our own output must validate
+    return data

@@ -444,9 +444,10 @@ class TraceSession:
         if state.line is None or state.line in state.code.directives.hidden_lines:
             return
         self.last_exc = exc
-        stack = [
-            f for f in traceback.extract_stack(frame) if not f.filename.startswith(_PACKAGE_DIR)
-        ]
+        stack = traceback.extract_stack(frame)
+        # Frames outside the lecture (the CLI, a test runner) are not the reader's business.
+        first = next((i for i, f in enumerate(stack) if self._file_for(f.filename)), 0)
+        stack = [f for f in stack[first:] if not f.filename.startswith(_PACKAGE_DIR)]
         self.record(state, frame, state.line, "exception")
         index = len(self.step_line) - 1
         self.extras.setdefault(index, {"event": "exception"})["exception"] = dataclasses.asdict(

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from execlecture.schema import Trace, load_trace
+from execlecture.legacy_trace import convert_legacy_trace, is_legacy_trace
+from execlecture.schema import Trace, dump_trace, load_trace
 
 TRACE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 IMAGE_SUFFIXES = {
@@ -43,6 +44,8 @@ class Entry:
     """mtime_ns-size of the file: the cache key and the HTTP ETag."""
     trace: Trace | None = None
     error: str | None = None
+    is_legacy: bool = False
+    """Written by the older execute.py tracer and converted on load."""
     derived: dict[str, Any] = field(default_factory=dict)
 
 
@@ -103,7 +106,12 @@ class TraceStore:
                 return cached
         entry = Entry(name=name, path=path, version=version)
         try:
-            entry.trace = load_trace(json.loads(path.read_bytes()))
+            data = json.loads(path.read_bytes())
+            if is_legacy_trace(data):
+                entry.is_legacy = True
+                entry.trace = load_trace(dump_trace(convert_legacy_trace(data, path.stem + ".py")))
+            else:
+                entry.trace = load_trace(data)
         except (ValueError, RecursionError) as error:  # JSONDecodeError is a ValueError
             entry.error = f"{path.name}: {error}"
         with self._lock:

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from execlecture.schema import dump_trace
 from viewer.store import Entry, TraceInvalid, TraceNotFound, TraceStore
 from viewer.view import json_bytes, rendered_renderings, view_json
 
@@ -34,6 +35,12 @@ def _cached(request: Request, name: str, key: str, make: Callable[[Entry], bytes
     return Response(body, media_type="application/json", headers=headers)
 
 
+def _raw_bytes(entry: Entry) -> bytes:
+    if entry.is_legacy and entry.trace is not None:
+        return json_bytes(dump_trace(entry.trace))
+    return entry.path.read_bytes()
+
+
 @router.get("")
 def list_traces(request: Request) -> list[dict[str, Any]]:
     """Summaries of every trace (invalid ones carry their schema complaint)."""
@@ -43,8 +50,8 @@ def list_traces(request: Request) -> list[dict[str, Any]]:
 
 @router.get("/{name}")
 def trace_json(request: Request, name: str) -> Response:
-    """The trace file itself, after validation."""
-    return _cached(request, name, "raw", lambda e: e.path.read_bytes())
+    """The trace file itself, after validation (an old-format trace as converted)."""
+    return _cached(request, name, "raw", _raw_bytes)
 
 
 @router.get("/{name}/view")

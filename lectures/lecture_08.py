@@ -121,7 +121,7 @@ def language_identification():
         f"with probability {code_score:.2f}. Filters are tools with failure modes, not oracles."
     )
     docs = list(_documents(NUM_DOCS))
-    languages = Counter(identify_language(d)[0] for d in docs)  # @inspect languages
+    languages = Counter(identify_language(d)[0] for d in docs)  # @inspect languages @stepover
     text(f"On {len(docs)} documents of our mixed corpus: {dict(languages.most_common(5))}.")
 
 
@@ -148,9 +148,9 @@ def quality_filtering():
     )
     link(url="https://arxiv.org/abs/2112.11446", title="Gopher", authors=["Rae+"], date="2021")
     docs = list(_documents(NUM_DOCS))
-    verdicts = [gopher_quality_filter(d) for d in docs]
+    verdicts = [gopher_quality_filter(d) for d in docs]  # @stepover
     num_kept = sum(keep for keep, _ in verdicts)  # @inspect num_kept
-    reasons = Counter(r.split("=")[0] for _, rs in verdicts for r in rs)  # @inspect reasons
+    reasons = Counter(r.split("=")[0] for _, rs in verdicts for r in rs)  # @inspect reasons @stepover
     text(
         f"On {len(docs)} documents the rules keep {num_kept}. The main reason for dropping: "
         f"`{reasons.most_common(1)[0][0] if reasons else 'none'}` - our corpus has many short "
@@ -205,13 +205,8 @@ def deduplication():
     minhash_worked_example()
     docs = list(_documents(NUM_DOCS))
     rng = random.Random(0)
-    planted = []
     changed_share = 0.02
-    for doc in rng.sample(docs, len(docs) // 10):
-        words = doc.split()
-        for i in rng.sample(range(len(words)), max(1, int(len(words) * changed_share))):
-            words[i] = "CHANGED"
-        planted.append(" ".join(words))
+    planted = _plant_near_copies(docs, len(docs) // 10, changed_share, rng)
     corpus = docs + planted
     kept = minhash_dedup(corpus, threshold=0.8)  # @stepover
     num_removed = len(corpus) - len(kept)  # @inspect num_removed
@@ -257,7 +252,7 @@ def minhash_worked_example():
 def data_mixing():
     text("## Data mixing")
     docs = list(_documents(NUM_DOCS))
-    kinds = Counter(_guess_kind(d) for d in docs)  # @inspect kinds
+    kinds = Counter(_guess_kind(d) for d in docs)  # @inspect kinds @stepover
     text(
         "A training set is a **mixture** of sources with weights. Our benchmark corpus mixes "
         f"five; guessing each document's source by its shape on {len(docs)} documents: "
@@ -301,12 +296,23 @@ def _documents(limit):  # @hide
         yield doc
 
 
-def _shingles(sentence, n):
+def _plant_near_copies(docs, num_copies, changed_share, rng):  # @hide
+    """Copies of random documents with `changed_share` of their words replaced."""
+    planted = []
+    for doc in rng.sample(docs, num_copies):
+        words = doc.split()
+        for i in rng.sample(range(len(words)), max(1, int(len(words) * changed_share))):
+            words[i] = "CHANGED"
+        planted.append(" ".join(words))
+    return planted
+
+
+def _shingles(sentence, n):  # @hide
     words = sentence.split()
     return {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
-def _guess_kind(doc):
+def _guess_kind(doc):  # @hide
     """A rough guess of a document's source from its shape (for illustration only)."""
     if "####" in doc or "<<" in doc:
         return "math word problem"

@@ -5,6 +5,7 @@ Transformers on CPU with IsoFLOP and parametric fits (lm.scaling) and their unce
 """
 
 import os
+import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -20,7 +21,13 @@ from lm.scaling.fit import ParametricFit
 from lm.scaling.sweep import DEFAULT_GRID, default_grid, records_to_runs, run_sweep
 
 IS_SMOKE = os.environ.get("EXECLECTURE_SMOKE") == "1"
-SWEEP_CACHE = Path(__file__).parent / "data" / "scaling_sweep.json"
+# The full sweep's results are committed; smoke runs train a tiny grid into a temporary cache.
+SWEEP_CACHE = (
+    Path(tempfile.mkdtemp()) / "smoke_sweep.json"
+    if IS_SMOKE
+    else Path(__file__).parent / "data" / "scaling_sweep.json"
+)
+SWEEP_GRID = {1e9: (8, 12, 16), 2e9: (8, 12, 16)} if IS_SMOKE else DEFAULT_GRID
 NUM_BOOTSTRAP = 10 if IS_SMOKE else 100
 # Hoffmann+ 2022, approach 3 (Table A3 / eq. 10): the published fitted constants.
 CHINCHILLA = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
@@ -44,8 +51,18 @@ def why_scaling_laws():
         "let us make the decisions (model size, data size, even architecture) on small runs and "
         "**extrapolate**. They turned LM building from alchemy into engineering."
     )
-    link(url="https://arxiv.org/abs/2001.08361", title="Scaling laws for neural LMs", authors=["Kaplan+"], date="2020")
-    link(url="https://arxiv.org/abs/2203.15556", title="Training compute-optimal LLMs (Chinchilla)", authors=["Hoffmann+"], date="2022")
+    link(
+        url="https://arxiv.org/abs/2001.08361",
+        title="Scaling laws for neural LMs",
+        authors=["Kaplan+"],
+        date="2020",
+    )
+    link(
+        url="https://arxiv.org/abs/2203.15556",
+        title="Training compute-optimal LLMs (Chinchilla)",
+        authors=["Hoffmann+"],
+        date="2022",
+    )
     text(
         "The question this lecture answers: with a compute budget of $C$ FLOPs, how many "
         "parameters $N$ and how many tokens $D$? Training costs $C \\approx 6ND$ "
@@ -86,7 +103,12 @@ def kaplan_vs_chinchilla():
         "shorter runs were stopped mid-schedule and looked worse than they were; they also "
         "counted non-embedding parameters at small scales (Pearce & Song 2024 reconcile the two)."
     )
-    link(url="https://arxiv.org/abs/2406.12907", title="Reconciling Kaplan and Chinchilla", authors=["Pearce & Song"], date="2024")
+    link(
+        url="https://arxiv.org/abs/2406.12907",
+        title="Reconciling Kaplan and Chinchilla",
+        authors=["Pearce & Song"],
+        date="2024",
+    )
     law = ParametricFit(**CHINCHILLA)
     n_opt, d_opt = law.optimal_allocation(CHINCHILLA_COMPUTE)  # @inspect n_opt d_opt
     tokens_per_param = d_opt / n_opt  # @inspect tokens_per_param
@@ -107,20 +129,25 @@ def kaplan_vs_chinchilla():
 
 def our_sweep():
     text("## Our sweep")
-    grid = default_grid()
+    grid = default_grid(SWEEP_GRID)
     text(
         f"We trained {len(grid)} byte-level Transformers (2 layers, widths "
-        f"{sorted({p.d_model for p in grid})}) on TinyStories at {len(DEFAULT_GRID)} compute "
+        f"{sorted({p.d_model for p in grid})}) on TinyStories at {len(SWEEP_GRID)} compute "
         "budgets, each for $D = C / 6N$ tokens with warmup and cosine decay. "
         "The results are cached beside this lecture (`python -m lm.scaling sweep` re-creates them)."
     )
     records = run_sweep(grid, data_path("ts_2MiB.txt"), SWEEP_CACHE)  # @stepover
-    table = [(r["d_model"], f"{r['compute']:.0e}", r["num_params"], r["num_tokens"], round(r["loss"], 3)) for r in records]  # @inspect table
+    table = [
+        (r["d_model"], f"{r['compute']:.0e}", r["num_params"], r["num_tokens"], round(r["loss"], 3))
+        for r in records
+    ]  # @inspect table
     runs = records_to_runs(records)
     fig, ax = plt.subplots(figsize=(6, 4))
     for budget, group in sorted(group_by_budget(runs).items()):
         group = sorted(group, key=lambda r: r.num_params)
-        ax.plot([r.num_params for r in group], [r.loss for r in group], "o-", label=f"C = {budget:.0e}")
+        ax.plot(
+            [r.num_params for r in group], [r.loss for r in group], "o-", label=f"C = {budget:.0e}"
+        )
     ax.set_xscale("log")
     ax.set_xlabel("non-embedding parameters N")
     ax.set_ylabel("validation loss (nats/byte)")
@@ -128,7 +155,10 @@ def our_sweep():
     ax.legend()
     plot(fig)
     plt.close(fig)
-    best = {f"{b:.0e}": min(g, key=lambda r: r.loss).num_params for b, g in group_by_budget(runs).items()}  # @inspect best
+    best = {
+        f"{b:.0e}": min(g, key=lambda r: r.loss).num_params
+        for b, g in group_by_budget(runs).items()
+    }  # @inspect best
     text(
         "Each curve is one compute budget. Too small a model cannot use the data; too large a "
         "model sees too few tokens. The best size grows with the budget."
@@ -137,7 +167,9 @@ def our_sweep():
 
 def fits_and_uncertainty():
     text("## Fits and their uncertainty")
-    runs = records_to_runs(run_sweep(default_grid(), data_path("ts_2MiB.txt"), SWEEP_CACHE))  # @stepover
+    runs = records_to_runs(
+        run_sweep(default_grid(SWEEP_GRID), data_path("ts_2MiB.txt"), SWEEP_CACHE)
+    )  # @stepover
     try:
         iso = fit_isoflops(runs, num_bootstrap=NUM_BOOTSTRAP)
     except ValueError as error:
@@ -151,7 +183,10 @@ def fits_and_uncertainty():
         f"[{interval[0]:.2f}, {interval[1]:.2f}] (Chinchilla: 0.49)."
     )
     parametric = fit_parametric(runs, num_bootstrap=NUM_BOOTSTRAP // 4)  # @inspect parametric
-    ratio = {f"{c:.0e}": round(d / n, 1) for c, n, d in zip(iso.budgets, iso.optimal_params, iso.optimal_tokens, strict=True)}  # @inspect ratio
+    ratio = {
+        f"{c:.0e}": round(d / n, 1)
+        for c, n, d in zip(iso.budgets, iso.optimal_params, iso.optimal_tokens, strict=True)
+    }  # @inspect ratio
     text(
         f"**Approach 3 (parametric)**: $\\alpha$ = {parametric.alpha:.2f} "
         f"[{parametric.alpha_interval[0]:.2f}, {parametric.alpha_interval[1]:.2f}], "
@@ -178,7 +213,12 @@ def limits():
         "- **Downstream tasks** do not always follow loss smoothly (emergence), and the "
         "exponents depend on data, tokenizer and architecture: re-fit for your setting."
     )
-    link(url="https://arxiv.org/abs/2305.16264", title="Scaling data-constrained LMs", authors=["Muennighoff+"], date="2023")
+    link(
+        url="https://arxiv.org/abs/2305.16264",
+        title="Scaling data-constrained LMs",
+        authors=["Muennighoff+"],
+        date="2023",
+    )
     law = ParametricFit(**CHINCHILLA)
     n_small, d_small = 8e9, 15e12
     tokens_per_param = d_small / n_small  # @inspect tokens_per_param

@@ -142,20 +142,24 @@ def run_sweep(
     )
     missing = [p for p in points if p.key not in cache]
     if missing:
-        torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
-        train, val = load_bytes(data_file)
-        for point in missing:
-            cache[point.key] = train_point(point, train, val)
-            _write_json_atomic(cache_path, cache)
-            if progress is not None:
-                progress(point, cache[point.key])
+        num_threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # tiny models: a second thread only adds sync overhead
+        try:
+            train, val = load_bytes(data_file)
+            for point in missing:
+                cache[point.key] = train_point(point, train, val)
+                _write_json_atomic(cache_path, cache)
+                if progress is not None:
+                    progress(point, cache[point.key])
+        finally:
+            torch.set_num_threads(num_threads)
     return [cache[p.key] for p in points]
 
 
 # Widths bracketing the compute-optimal size at each budget (found by a coarser first sweep).
 DEFAULT_GRID = {
-    3e10: (8, 12, 16, 24, 32),
-    1e11: (12, 16, 24, 32, 48),
+    3e10: (6, 8, 12, 16, 24),
+    1e11: (8, 12, 16, 24, 32),
     3e11: (16, 24, 32, 48, 64),
 }
 

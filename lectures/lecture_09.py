@@ -142,19 +142,7 @@ def our_sweep():
         for r in records
     ]  # @inspect table
     runs = records_to_runs(records)
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for budget, group in sorted(group_by_budget(runs).items()):
-        group = sorted(group, key=lambda r: r.num_params)
-        ax.plot(
-            [r.num_params for r in group], [r.loss for r in group], "o-", label=f"C = {budget:.0e}"
-        )
-    ax.set_xscale("log")
-    ax.set_xlabel("non-embedding parameters N")
-    ax.set_ylabel("validation loss (nats/byte)")
-    ax.set_title("IsoFLOP curves")
-    ax.legend()
-    plot(fig)
-    plt.close(fig)
+    plot(_isoflop_figure(runs))
     best = {
         f"{b:.0e}": min(g, key=lambda r: r.loss).num_params
         for b, g in group_by_budget(runs).items()
@@ -241,6 +229,23 @@ def summary():
         "- Methodology matters (learning-rate schedules, parameter counting): Kaplan vs Chinchilla.\n"
         "- Training-optimal is not deployment-optimal."
     )
+
+
+def _isoflop_figure(runs):  # @hide
+    """Loss vs parameters, one curve per compute budget."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for budget, group in sorted(group_by_budget(runs).items()):
+        group = sorted(group, key=lambda r: r.num_params)
+        ax.plot(
+            [r.num_params for r in group], [r.loss for r in group], "o-", label=f"C = {budget:.0e}"
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("non-embedding parameters N")
+    ax.set_ylabel("validation loss (nats/byte)")
+    ax.set_title("IsoFLOP curves")
+    ax.legend()
+    plt.close(fig)
+    return fig
 
 
 def _published_law_runs(law):  # @hide

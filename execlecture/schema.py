@@ -124,7 +124,7 @@ class Step:
     stderr: str = ""
     """Text printed to stderr likewise."""
     returned: Any = None
-    """When this line returned from its frame and has inspected names: a value node of the result."""
+    """When this line returned from a frame with inspected names: a value node of the result."""
     exception: ExceptionInfo | None = None
     """For `exception` steps: what was raised."""
 
@@ -162,7 +162,7 @@ class Trace:
     torch_version: str | None
     """`torch.__version__` when the lecture imported torch, else None."""
     status: str
-    """"ok", or "error" when the lecture raised (then `exception` is set and the last step is it)."""
+    """"ok", or "error" when the lecture raised (`exception` is set; the last step holds it)."""
     files: list[SourceFile]
     """Traced source files; index 0 is the lecture."""
     steps: list[Step]
@@ -204,7 +204,8 @@ def _check_type(value: Any, annotation: str, where: str) -> None:
         expected = (list,)
     elif base.startswith("dict"):
         expected = (dict,)
-    if expected and (not isinstance(value, expected) or (base != "Any" and isinstance(value, bool))):
+    is_bool_as_number = base != "Any" and isinstance(value, bool)
+    if expected and (not isinstance(value, expected) or is_bool_as_number):
         raise ValueError(f"{where}: expected {base}, got {type(value).__name__} {value!r:.60}")
 
 
@@ -216,7 +217,9 @@ def _build(cls: type, data: Any, where: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise ValueError(f"{where}: unknown field {unknown[0]!r} (expected one of {sorted(fields)})")
+        raise ValueError(
+            f"{where}: unknown field {unknown[0]!r} (expected one of {sorted(fields)})"
+        )
     for name, f in fields.items():
         path = f"{where}.{name}"
         if name not in data:
@@ -249,11 +252,15 @@ def _check_refs(trace: Trace) -> None:
     for i, step in enumerate(trace.steps):
         where = f"trace.steps[{i}]"
         if not (0 <= step.file < num_files):
-            raise ValueError(f"{where}.file: {step.file!r} is not a file index (0..{num_files - 1})")
+            raise ValueError(
+                f"{where}.file: {step.file!r} is not a file index (0..{num_files - 1})"
+            )
         if not (-1 <= step.stack < num_stacks):
             raise ValueError(f"{where}.stack: {step.stack!r} is not a stack id")
         if step.event not in STEP_EVENTS:
-            raise ValueError(f"{where}.event: {step.event!r} (expected one of {sorted(STEP_EVENTS)})")
+            raise ValueError(
+                f"{where}.event: {step.event!r} (expected one of {sorted(STEP_EVENTS)})"
+            )
         for j, r in enumerate(step.renderings):
             if r.kind not in RENDERING_KINDS:
                 raise ValueError(
@@ -275,9 +282,9 @@ def _check_value(node: Any, where: str, depth: int = 0) -> None:
     """Check a value node's kind (shallowly past a few levels; values are display-only)."""
     if not isinstance(node, dict) or node.get("kind") not in VALUE_KINDS:
         raise ValueError(f"{where}: expected a value node with a known 'kind', got {node!r:.80}")
-    if node["kind"] == "float" and isinstance(node.get("value"), float):
-        if not math.isfinite(node["value"]):
-            raise ValueError(f"{where}: non-finite float must be encoded as a string")
+    value = node.get("value")
+    if node["kind"] == "float" and isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where}: non-finite float must be encoded as a string")
     if depth < 3:
         for i, item in enumerate(node.get("items", []) if node["kind"] != "dict" else []):
             _check_value(item, f"{where}.items[{i}]", depth + 1)

@@ -1,4 +1,4 @@
-"""lm: the language-model code the lectures teach (tokenizer, model, kernels, parallelism, alignment).
+"""lm: the LM code the lectures teach (tokenizer, model, kernels, parallelism, alignment, data).
 
 A library on its own: it imports torch, triton, regex and numpy, and never the tracer.
 """

@@ -1,7 +1,7 @@
 """Where the fixed input files live (GPT-2 vocab, TinyStories, corpora, GSM8K).
 
-One setting, `LM_DATA_DIR`, names the folder. Unset, it is `../shared/data` beside the repo when that
-exists, else a per-user cache that `python -m lm.datafiles fetch` fills from the public sources.
+One setting, `LM_DATA_DIR`, names the folder. Unset, it is `../shared/data` beside the repo when
+that exists, else a per-user cache that `python -m lm.datafiles fetch` fills from public sources.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ _REPO_ROOT = Path(__file__).resolve().parent.parent
 _SHARED = _REPO_ROOT.parent / "shared" / "data"
 _CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "execlecture" / "data"
 
-# Public sources for the files a fresh machine can fetch (when online); the rest come with a course kit.
+# Public sources of files a fresh machine can fetch (when online); the rest come with the course.
 PUBLIC_SOURCES = {
     "gpt2_vocab.json": "https://openaipublic.blob.core.windows.net/gpt-2/encodings/main/encoder.json",
     "gpt2_merges.txt": "https://openaipublic.blob.core.windows.net/gpt-2/encodings/main/vocab.bpe",
@@ -31,7 +31,7 @@ def data_dir() -> Path:
 
 
 def data_path(name: str) -> Path:
-    """Path of data file `name`; raises FileNotFoundError saying where it was looked for and how to get it."""
+    """Path of data file `name`; FileNotFoundError says where it looked and how to get the file."""
     path = data_dir() / name
     if not path.exists():
         how = (
@@ -40,7 +40,8 @@ def data_path(name: str) -> Path:
             else "copy it there from the course's shared data (see ../shared/data/SOURCES.md)"
         )
         raise FileNotFoundError(
-            f"data file {name!r} not found at {path} (set LM_DATA_DIR to the folder holding it, or {how})"
+            f"data file {name!r} not found at {path} "
+            f"(set LM_DATA_DIR to the folder holding it, or {how})"
         )
     return path
 

@@ -37,6 +37,12 @@ _TRANSPARENT = frozenset({"<listcomp>", "<setcomp>", "<dictcomp>", "<genexpr>", 
 _IMMUTABLE = (int, float, str, bool, bytes, type(None))
 _PACKAGE_DIR = str(Path(__file__).resolve().parent)
 _NO_RETURN = object()
+LINE_BITS = 20
+"""A step is stored as context id << LINE_BITS | line (lines below 2**20)."""
+LINE_MASK = (1 << LINE_BITS) - 1
+PENDING = "pending"
+"""Key in a step's extras for the raw renderings and (stream, text) output of that step;
+tracefile.expand_pending turns it into the schema's renderings/stdout/stderr."""
 
 
 @dataclasses.dataclass
@@ -70,7 +76,7 @@ class _Frame:
 
     __slots__ = (
         "session", "code", "frame_id", "ctx", "line", "shown", "last", "tracer",
-        "starts", "special", "ctx_append", "line_append", "pending",
+        "starts", "special", "step_append", "pending",
     )  # fmt: skip
 
     def __init__(self, session: TraceSession, code: _Code, frame_id: int) -> None:
@@ -85,8 +91,7 @@ class _Frame:
         # Cached here so the per-line path does no chained attribute lookups.
         self.starts = code.starts
         self.special = code.special
-        self.ctx_append = session.step_ctx.append
-        self.line_append = session.step_line.append
+        self.step_append = session.steps.append
         self.pending = session.pending
 
     def trace(self, frame: types.FrameType, event: str, arg: Any) -> Any:
@@ -100,11 +105,14 @@ class _Frame:
             line = self.line
             self.line = new
             if line is not None:
-                if self.pending or line in self.special:
+                if line in self.special:
                     self.session.record(self, frame, line, "line")
+                elif self.pending:  # output or renderings only: keep them raw until writing
+                    self.session.extras[len(self.session.steps)] = {PENDING: self.pending[:]}
+                    self.step_append(self.ctx | line)
+                    self.pending.clear()
                 else:
-                    self.ctx_append(self.ctx)
-                    self.line_append(line)
+                    self.step_append(self.ctx | line)
         elif event == "return":
             line, self.line = self.line, None
             if line is not None:
@@ -171,8 +179,11 @@ def _exception_info(
 
 def rendering_json(rendering: Rendering) -> dict[str, Any]:
     """A Rendering as a JSON dict without defaulted fields."""
-    # subtle: vars() rather than dataclasses.fields(): this runs for every text() call.
-    return {k: v for k, v in vars(rendering).items() if v is not None and v != {}}
+    # subtle: no dataclasses.fields() loop: this runs for every text() call.
+    out = {k: v for k, v in vars(rendering).items() if v is not None}
+    if not rendering.style:
+        del out["style"]
+    return out
 
 
 class TraceSession:
@@ -188,8 +199,8 @@ class TraceSession:
         self.hidden_codes: set[types.CodeType] = set()
         self.included = self._expand_includes(includes)
         self.ctxs: list[tuple[int, str, int, int]] = []  # (file, function, frame id, stack id)
-        self.step_ctx = array("i")
-        self.step_line = array("i")
+        # One int per step: context id << LINE_BITS | line (one append on the hot path).
+        self.steps = array("q")
         self.extras: dict[int, dict[str, Any]] = {}
         self.stacks: list[tuple[int, int, int, str]] = []  # (parent, file, line, function)
         self.stack_ids: dict[tuple[int, int, int, str], int] = {}
@@ -206,11 +217,10 @@ class TraceSession:
         self.exception: BaseException | None = None
         self.title = self.lecture_path.stem
         self.duration_s = 0.0
-        self.main_duration_s = 0.0  # main() alone, under the hook (for benchmarks)
 
     @property
     def num_steps(self) -> int:
-        return len(self.step_line)
+        return len(self.steps)
 
     # ---- files and code objects ---------------------------------------------------------------
 
@@ -237,6 +247,8 @@ class TraceSession:
     def _add_file(self, abs_path: str, is_strict: bool = True) -> _File:
         text = Path(abs_path).read_text(encoding="utf-8")
         rel = os.path.relpath(abs_path, self.cwd)
+        if text.count("\n") >= LINE_MASK:
+            raise ValueError(f"{rel!r} has more than {LINE_MASK} lines (the most a trace can step)")
         directives = parse_directives(text, Path(rel).as_posix())
         if directives.errors and is_strict:
             raise DirectiveError(directives.errors)
@@ -340,12 +352,12 @@ class TraceSession:
         stack = -1
         if parent is not None:
             pc = parent.code
-            key = (self.ctxs[parent.ctx][3], pc.file, parent.line or 0, pc.function)
+            key = (self.ctxs[parent.ctx >> LINE_BITS][3], pc.file, parent.line or 0, pc.function)
             stack = self.stack_ids.get(key, -1)
             if stack == -1:
                 stack = self.stack_ids[key] = len(self.stacks)
                 self.stacks.append(key)
-        state.ctx = len(self.ctxs)
+        state.ctx = len(self.ctxs) << LINE_BITS
         self.ctxs.append((code.file, code.function, state.frame_id, stack))
         if is_resumed:
             state.line = None  # the yield line was recorded when it yielded
@@ -368,14 +380,14 @@ class TraceSession:
         directives = state.code.directives
         if line in directives.hidden_lines:
             return
-        index = len(self.step_line)
-        self.step_ctx.append(state.ctx)
-        self.step_line.append(line)
+        index = len(self.steps)
+        self.steps.append(state.ctx | line)
         extra: dict[str, Any] = {}
         if event != "line":
             extra["event"] = event
         if self.pending:
-            self._flush_pending(extra)
+            extra[PENDING] = self.pending[:]
+            self.pending.clear()
         if event == "line":
             names = directives.inspect.get(line)
             if names:
@@ -390,20 +402,6 @@ class TraceSession:
                 extra["returned"] = to_value(returned)
         if extra:
             self.extras[index] = extra
-
-    def _flush_pending(self, extra: dict[str, Any]) -> None:
-        renderings = []
-        streams: dict[str, list[str]] = {}
-        for item in self.pending:
-            if isinstance(item, tuple):
-                streams.setdefault(item[0], []).append(item[1])
-            else:
-                renderings.append(rendering_json(item))
-        if renderings:
-            extra["renderings"] = renderings
-        for key, chunks in streams.items():
-            extra[key] = "".join(chunks)
-        self.pending.clear()
 
     def _inspect(self, state: _Frame, frame: types.FrameType, names: tuple[str, ...], line: int,
                  extra: dict[str, Any]) -> None:  # fmt: skip
@@ -447,7 +445,7 @@ class TraceSession:
             f for f in traceback.extract_stack(frame) if not f.filename.startswith(_PACKAGE_DIR)
         ]
         self.record(state, frame, state.line, "exception")
-        index = len(self.step_line) - 1
+        index = len(self.steps) - 1
         self.extras.setdefault(index, {"event": "exception"})["exception"] = dataclasses.asdict(
             _exception_info(exc, stack)
         )
@@ -521,13 +519,11 @@ class TraceSession:
             main = module.__dict__["main"]
             self.main_code = main.__code__
             previous = sys.gettrace()
-            start = time.perf_counter()
             sys.settrace(self._make_global_hook())
             try:
                 main()
             finally:
                 sys.settrace(previous)
-                self.main_duration_s = time.perf_counter() - start
         except KeyboardInterrupt:
             raise
         except SystemExit as exc:
@@ -546,7 +542,7 @@ class TraceSession:
         if exc is self.last_exc and self.last_exc_step == last >= 0:
             self.extras[last]["exception"] = info
             return
-        ctx = self.step_ctx[last] if last >= 0 else -1
+        ctx = self.steps[last] >> LINE_BITS if last >= 0 else -1
         file, function = (self.ctxs[ctx][0], self.ctxs[ctx][1]) if ctx >= 0 else (0, "<module>")
         wanted = self.files[file].abs_path
         line = 0
@@ -560,12 +556,11 @@ class TraceSession:
                 if function != "<module>":
                     break
             tb = tb.tb_next
-        line = line or self.step_line[last] if last >= 0 else line or 1
+        line = line or (self.steps[last] & LINE_MASK) if last >= 0 else line or 1
         if ctx < 0:
             ctx = len(self.ctxs)
             self.ctxs.append((0, "<module>", self.next_frame, -1))
             self.next_frame += 1
-        self.step_ctx.append(ctx)
-        self.step_line.append(line)
+        self.steps.append(ctx << LINE_BITS | line)
         self.extras[self.num_steps - 1] = {"event": "exception", "exception": info}
         self.last_exc_step = self.num_steps - 1

@@ -127,11 +127,13 @@ def trace_to_dict(session: TraceSession) -> dict[str, Any]:
 
 
 def is_current(trace_path: Path, cwd: Path) -> bool:
-    """Whether a trace exists, validates, and every file it traced still has the same sha256."""
+    """Whether a trace exists, validates, ran without error, and its files are unchanged."""
     try:
         data = json.loads(trace_path.read_text(encoding="utf-8"))
         trace = load_trace(data)
     except (OSError, ValueError):
+        return False
+    if trace.status != "ok":
         return False
     for f in trace.files:
         source = cwd / f.path

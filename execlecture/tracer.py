@@ -153,6 +153,9 @@ class _Tee(io.TextIOBase):
     def isatty(self) -> bool:
         return bool(self.target.isatty())
 
+    def __getattr__(self, name: str) -> Any:  # buffer, errors, ...: the real stream's
+        return getattr(self.target, name)
+
     def fileno(self) -> int:
         return int(self.target.fileno())
 

@@ -211,7 +211,8 @@ class TraceSession:
         # Renderings and (stream, text) pairs emitted since the last step; one list so that the
         # per-line path checks a single truthiness. Never rebound: _Frame and _Sink cache it.
         self.pending: list[Rendering | tuple[str, str]] = []
-        self.last_exc: BaseException | None = None
+        # id() only: holding the exception would keep its traceback's frames (and locals) alive.
+        self.last_exc_id = 0
         self.last_exc_step = -1
         self.next_frame = 0
         self.main_code: types.CodeType | None = None
@@ -439,11 +440,11 @@ class TraceSession:
     def record_exception(self, state: _Frame, frame: types.FrameType, arg: Any) -> None:
         """An exception step where an exception is raised or first reaches recorded code."""
         exc, tb = arg[1], arg[2]
-        if exc is self.last_exc and tb is not None and tb.tb_next is not None:
+        if id(exc) == self.last_exc_id and tb is not None and tb.tb_next is not None:
             return  # already recorded deeper; it is propagating
         if state.line is None or state.line in state.code.directives.hidden_lines:
             return
-        self.last_exc = exc
+        self.last_exc_id = id(exc)
         stack = [
             f for f in traceback.extract_stack(frame) if not f.filename.startswith(_PACKAGE_DIR)
         ]
@@ -542,7 +543,7 @@ class TraceSession:
             return
         info = dataclasses.asdict(_exception_info(exc))
         last = self.num_steps - 1
-        if exc is self.last_exc and self.last_exc_step == last >= 0:
+        if id(exc) == self.last_exc_id and self.last_exc_step == last >= 0:
             self.extras[last]["exception"] = info
             return
         ctx = self.steps[last] >> LINE_BITS if last >= 0 else -1

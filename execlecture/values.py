@@ -265,4 +265,8 @@ def to_value(obj: Any) -> dict[str, Any]:
 
     5 -> {"kind": "int", "value": 5}
     """
-    return _Serializer().node(obj)
+    try:
+        return _Serializer().node(obj)
+    except Exception as exc:  # the tracer calls this inside the lecture: it must never raise
+        return {"kind": "repr", "type": _type_name(obj),
+                "value": f"<not serializable: {type(exc).__name__}: {exc}>"[:MAX_STR]}  # fmt: skip

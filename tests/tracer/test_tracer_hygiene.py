@@ -93,6 +93,14 @@ def test_lecture_sees_its_folder_as_cwd_and_on_sys_path(tmp_path: Path) -> None:
     assert values == {"here": "lectures", "value": 7}
 
 
+def test_inspecting_an_undefined_name_warns_with_location(tmp_path: Path) -> None:
+    (tmp_path / "lec.py").write_text("def main():\n    x = 1  # @inspect x typo\n")
+    session = TraceSession("lec.py", cwd=tmp_path)
+    session.run()
+    assert session.warnings == ["'@inspect typo' at lec.py:2: 'typo' is not defined there"]
+    assert list(trace_to_dict(session)["steps"][0]["values"]) == ["x"]
+
+
 def test_unchanged_values_are_not_repeated(tmp_path: Path) -> None:
     body = "".join(f"    x = {i // 10}  # @inspect x\n" for i in range(50))
     (tmp_path / "lec.py").write_text("def main():\n" + body)

@@ -15,8 +15,10 @@ tracing check that settrace implies).
 from __future__ import annotations
 
 import ast
+import builtins
 import dataclasses
 import glob
+import inspect
 import io
 import json
 import os
@@ -37,6 +39,9 @@ _TRANSPARENT = frozenset({"<listcomp>", "<setcomp>", "<dictcomp>", "<genexpr>", 
 _IMMUTABLE = (int, float, str, bool, bytes, type(None))
 _PACKAGE_DIR = str(Path(__file__).resolve().parent)
 _NO_RETURN = object()
+# Raised and caught by the interpreter itself when generators/coroutines finish or close.
+_CONTROL_FLOW = frozenset({StopIteration, StopAsyncIteration, GeneratorExit})
+_SUSPENDABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
 LINE_BITS = 20
 """A step is stored as context id << LINE_BITS | line (lines below 2**20)."""
 LINE_MASK = (1 << LINE_BITS) - 1
@@ -59,7 +64,7 @@ class _File:
 class _Code:
     """What the hook needs about one recorded code object."""
 
-    __slots__ = ("file", "function", "directives", "special", "muting", "starts")
+    __slots__ = ("file", "function", "directives", "special", "muting", "starts", "is_suspendable")
 
     def __init__(self, file: _File, function: str) -> None:
         self.file = file.index
@@ -69,6 +74,8 @@ class _Code:
         # Calls made from these lines are not stepped into.
         self.muting = frozenset(file.directives.stepover | file.directives.hidden_lines)
         self.starts = file.directives.statement_start
+        # Generators and coroutines: a 'return' event may be a suspension (yield/await).
+        self.is_suspendable = False
 
 
 class _Frame:
@@ -116,10 +123,13 @@ class _Frame:
         elif event == "return":
             line, self.line = self.line, None
             if line is not None:
-                self.session.record(self, frame, line, "line", arg)
+                self.session.record(self, frame, line, "line", arg, self.code.is_suspendable)
         elif event == "exception":
-            self.session.record_exception(self, frame, arg)
-            self.line = None
+            if arg[0] is GeneratorExit:  # close(): the suspended line never finishes
+                self.line = None
+            elif arg[0] not in _CONTROL_FLOW:
+                self.session.record_exception(self, frame, arg)
+                self.line = None
         return self.tracer
 
 
@@ -280,6 +290,7 @@ class TraceSession:
                 self.hidden_codes.add(code)
             else:
                 info = _Code(file, code.co_qualname)
+                info.is_suspendable = bool(code.co_flags & _SUSPENDABLE)
         self.codes[code] = info
         return info
 
@@ -364,7 +375,10 @@ class TraceSession:
         state.ctx = len(self.ctxs) << LINE_BITS
         self.ctxs.append((code.file, code.function, state.frame_id, stack))
         if is_resumed:
-            state.line = None  # the yield line was recorded when it yielded
+            # The yield/await line was recorded when it suspended; it is recorded again when it
+            # finishes (e.g. `x = yield` or `y = await f()` only assign after resuming).
+            line = frame.f_lineno
+            state.line = code.starts.get(line, line)
         elif parent is not None and parent.line is not None:
             self.record(parent, None, parent.line, "call")
             if frame.f_back is not None and frame.f_back.f_code is self.main_code:
@@ -379,7 +393,7 @@ class TraceSession:
                              "line": line, "comment": comment})  # fmt: skip
 
     def record(self, state: _Frame, frame: Any, line: int, event: str,
-               returned: Any = _NO_RETURN) -> None:  # fmt: skip
+               returned: Any = _NO_RETURN, is_quiet: bool = False) -> None:  # fmt: skip
         """Record a step that needs more than (context, line): directives, output, events."""
         directives = state.code.directives
         if line in directives.hidden_lines:
@@ -395,7 +409,7 @@ class TraceSession:
         if event == "line":
             names = directives.inspect.get(line)
             if names:
-                self._inspect(state, frame, names, line, extra)
+                self._inspect(state, frame, names, line, extra, is_quiet)
             cleared = directives.clear.get(line)
             if cleared:
                 extra["cleared"] = list(cleared)
@@ -408,8 +422,11 @@ class TraceSession:
             self.extras[index] = extra
 
     def _inspect(self, state: _Frame, frame: types.FrameType, names: tuple[str, ...], line: int,
-                 extra: dict[str, Any]) -> None:  # fmt: skip
-        """Serialize the inspected names whose value changed since this frame last showed them."""
+                 extra: dict[str, Any], is_quiet: bool = False) -> None:  # fmt: skip
+        """Serialize the inspected names whose value changed since this frame last showed them.
+
+        `is_quiet`: a suspension (yield/await) where names assigned by that line are not set yet.
+        """
         local_vars, global_vars = frame.f_locals, frame.f_globals
         for name in names:
             head, *attrs = name.split(".")
@@ -419,12 +436,14 @@ class TraceSession:
                 elif head in global_vars:
                     obj = global_vars[head]
                 else:
-                    obj = getattr(global_vars.get("__builtins__"), head)
+                    obj = getattr(builtins, head)
                 for attr in attrs:
                     obj = getattr(obj, attr)
             except Exception:  # AttributeError, or a property that raises
-                where = f"{self.files[state.code.file].rel_path}:{line}"
-                self.warnings.append(f"'@inspect {name}' at {where}: {name!r} is not defined there")
+                if not is_quiet:
+                    where = f"{self.files[state.code.file].rel_path}:{line}"
+                    message = f"'@inspect {name}' at {where}: {name!r} is not defined there"
+                    self.warnings.append(message)
                 continue
             if type(obj) in _IMMUTABLE and state.last.get(name, _NO_RETURN) is obj:
                 continue

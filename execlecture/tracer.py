@@ -37,7 +37,7 @@ from execlecture.values import to_value
 
 _TRANSPARENT = frozenset({"<listcomp>", "<setcomp>", "<dictcomp>", "<genexpr>", "<lambda>"})
 _IMMUTABLE = (int, float, str, bool, bytes, type(None))
-_PACKAGE_DIR = str(Path(__file__).resolve().parent)
+_THIS_FILE = __file__
 _NO_RETURN = object()
 # Raised and caught by the interpreter itself when generators/coroutines finish or close.
 _CONTROL_FLOW = frozenset({StopIteration, StopAsyncIteration, GeneratorExit})
@@ -174,6 +174,12 @@ class _Tee(io.TextIOBase):
         return str(getattr(self.target, "encoding", "utf-8"))
 
 
+def _lecture_frames(stack: list[traceback.FrameSummary]) -> list[traceback.FrameSummary]:
+    """The frames from main() inwards: drop the runner (pytest, the CLI, this module) above it."""
+    runner = [i for i, f in enumerate(stack) if f.filename == _THIS_FILE]
+    return stack[runner[-1] + 1 :] if runner else stack
+
+
 def _exception_info(
     exc: BaseException, stack: list[traceback.FrameSummary] | None = None
 ) -> ExceptionInfo:
@@ -184,7 +190,7 @@ def _exception_info(
     )
     if stack is None:
         stack = list(traceback.extract_tb(exc.__traceback__))
-    stack = [f for f in stack if not f.filename.startswith(_PACKAGE_DIR)]
+    stack = _lecture_frames(stack)
     text = "Traceback (most recent call last):\n" + "".join(traceback.format_list(stack))
     text += "".join(traceback.format_exception_only(cls, exc))
     return ExceptionInfo(type=name, message=str(exc), traceback=text)
@@ -464,9 +470,7 @@ class TraceSession:
         if state.line is None or state.line in state.code.directives.hidden_lines:
             return
         self.last_exc_id = id(exc)
-        stack = [
-            f for f in traceback.extract_stack(frame) if not f.filename.startswith(_PACKAGE_DIR)
-        ]
+        stack = _lecture_frames(traceback.extract_stack(frame))
         self.record(state, frame, state.line, "exception")
         index = len(self.steps) - 1
         self.extras.setdefault(index, {"event": "exception"})["exception"] = dataclasses.asdict(

@@ -3,8 +3,9 @@
 Only code objects from the lecture file or an `--include`d file are recorded: the global hook
 decides once per code object (cached) and returns None for every other frame, so library code gets
 no line events. Recorded frames get a `_Frame` whose bound `trace` method is the local hook; a
-plain line costs two array appends. Steps live in columns (context id, line) plus a sparse `extras`
-dict, and are turned into JSON only when the trace is written (execlecture/tracefile.py).
+plain line costs one array append of (context id << LINE_BITS | line); the rest of a step sits in
+a sparse `extras` dict, turned into JSON only when the trace is written (execlecture/tracefile.py).
+Setting the process up for a run (cwd, sys.path, streams, sink) lives in execlecture/runner.py.
 
 Comprehensions, generator expressions and lambdas (separate frames on 3.11) are transparent: their
 work belongs to the line that runs them. Python 3.12's sys.monitoring is not used yet (TODO: the
@@ -14,30 +15,26 @@ tracing check that settrace implies).
 
 from __future__ import annotations
 
-import ast
 import builtins
 import dataclasses
 import glob
 import inspect
-import io
 import json
 import os
 import sys
-import time
 import traceback
 import types
 from array import array
 from pathlib import Path
 from typing import Any
 
-from execlecture import api
+from execlecture import runner
 from execlecture.directives import DirectiveError, Directives, parse_directives
-from execlecture.schema import ExceptionInfo, Rendering
+from execlecture.schema import Rendering
 from execlecture.values import to_value
 
 _TRANSPARENT = frozenset({"<listcomp>", "<setcomp>", "<dictcomp>", "<genexpr>", "<lambda>"})
 _IMMUTABLE = (int, float, str, bool, bytes, type(None))
-_THIS_FILE = __file__
 _NO_RETURN = object()
 # Raised and caught by the interpreter itself when generators/coroutines finish or close.
 _CONTROL_FLOW = frozenset({StopIteration, StopAsyncIteration, GeneratorExit})
@@ -133,69 +130,6 @@ class _Frame:
         return self.tracer
 
 
-class _Sink:
-    """The render sink given to execlecture.api: `emit` is a bound list.append (no Python frame)."""
-
-    __slots__ = ("emit", "code_location")
-
-    def __init__(self, session: TraceSession) -> None:
-        self.emit = session.pending.append
-        self.code_location = session.code_location
-
-
-class _Tee(io.TextIOBase):
-    """Passes writes through to a stream and also keeps them for the current step."""
-
-    def __init__(self, target: Any, session: TraceSession, key: str) -> None:
-        self.target = target
-        self.session = session
-        self.key = key
-
-    def write(self, s: str) -> int:
-        self.target.write(s)
-        if s:
-            self.session.pending.append((self.key, s))
-        return len(s)
-
-    def flush(self) -> None:
-        self.target.flush()
-
-    def isatty(self) -> bool:
-        return bool(self.target.isatty())
-
-    def __getattr__(self, name: str) -> Any:  # buffer, errors, ...: the real stream's
-        return getattr(self.target, name)
-
-    def fileno(self) -> int:
-        return int(self.target.fileno())
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return str(getattr(self.target, "encoding", "utf-8"))
-
-
-def _lecture_frames(stack: list[traceback.FrameSummary]) -> list[traceback.FrameSummary]:
-    """The frames from main() inwards: drop the runner (pytest, the CLI, this module) above it."""
-    runner = [i for i, f in enumerate(stack) if f.filename == _THIS_FILE]
-    return stack[runner[-1] + 1 :] if runner else stack
-
-
-def _exception_info(
-    exc: BaseException, stack: list[traceback.FrameSummary] | None = None
-) -> ExceptionInfo:
-    """Type, message and a traceback without the tracer's own frames."""
-    cls = type(exc)
-    name = (
-        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
-    )
-    if stack is None:
-        stack = list(traceback.extract_tb(exc.__traceback__))
-    stack = _lecture_frames(stack)
-    text = "Traceback (most recent call last):\n" + "".join(traceback.format_list(stack))
-    text += "".join(traceback.format_exception_only(cls, exc))
-    return ExceptionInfo(type=name, message=str(exc), traceback=text)
-
-
 def rendering_json(rendering: Rendering) -> dict[str, Any]:
     """A Rendering as a JSON dict without defaulted fields."""
     # subtle: no dataclasses.fields() loop: this runs for every text() call.
@@ -264,7 +198,7 @@ class TraceSession:
             raise DirectiveError(errors)
         return found
 
-    def _add_file(self, abs_path: str, is_strict: bool = True) -> _File:
+    def add_file(self, abs_path: str, is_strict: bool = True) -> _File:
         text = Path(abs_path).read_text(encoding="utf-8")
         rel = os.path.relpath(abs_path, self.cwd)
         if text.count("\n") >= LINE_MASK:
@@ -283,7 +217,7 @@ class TraceSession:
         abs_path = os.path.abspath(filename)
         entry = self.file_of.get(abs_path)
         if entry is None and abs_path in self.included:
-            entry = self._add_file(abs_path)
+            entry = self.add_file(abs_path)
         self.file_of[filename] = entry
         return entry
 
@@ -317,7 +251,7 @@ class TraceSession:
             return None
         entry = self.file_of.get(abs_path)
         if entry is None:  # shown as a link only: its directives do not matter
-            entry = self._add_file(abs_path, is_strict=False)
+            entry = self.add_file(abs_path, is_strict=False)
             if abs_path not in self.included:
                 entry.directives = Directives()
         name = getattr(target, "__qualname__", getattr(target, "__name__", repr(target)))
@@ -470,101 +404,41 @@ class TraceSession:
         if state.line is None or state.line in state.code.directives.hidden_lines:
             return
         self.last_exc_id = id(exc)
-        stack = _lecture_frames(traceback.extract_stack(frame))
+        stack = runner.lecture_frames(traceback.extract_stack(frame))
         self.record(state, frame, state.line, "exception")
         index = len(self.steps) - 1
         self.extras.setdefault(index, {"event": "exception"})["exception"] = dataclasses.asdict(
-            _exception_info(exc, stack)
+            runner.exception_info(exc, stack)
         )
         self.last_exc_step = index
 
-    # ---- running --------------------------------------------------------------------------------
+    # ---- running (process set-up lives in execlecture/runner.py) -------------------------------
 
     def prepare(self) -> tuple[types.CodeType, str]:
         """Read, compile and check the lecture; raises ValueError for bad input (nothing runs)."""
-        path = self.lecture_path
-        if not path.is_file():
-            raise ValueError(f"no lecture file {str(path)!r} (expected a .py file)")
-        text = path.read_text(encoding="utf-8")
-        try:
-            tree = ast.parse(text, filename=str(path))
-            code = compile(tree, str(path), "exec", dont_inherit=True)
-        except SyntaxError as exc:
-            rel = os.path.relpath(path, self.cwd)
-            raise ValueError(f"syntax error at {rel}:{exc.lineno}: {exc.msg}") from None
-        functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
-        if "main" not in functions:
-            rel = os.path.relpath(path, self.cwd)
-            raise ValueError(
-                f"lecture {rel!r} has no top-level main() function (expected the outline)"
-            )
-        for name, node in functions.items():
-            doc = ast.get_docstring(node)
-            if doc:
-                self.section_titles[name] = doc.strip().splitlines()[0]
-        doc = ast.get_docstring(tree)
-        if doc:
-            self.title = doc.strip().splitlines()[0]
-        self._add_file(str(path))
-        return code, text
+        return runner.prepare(self)
 
     def run(self) -> None:
         """Run the lecture's module body, then main() under the hook; exceptions are recorded."""
-        code, _ = self.prepare()
-        saved_path, saved_cwd, saved_argv = list(sys.path), os.getcwd(), sys.argv
-        name = self.lecture_path.stem
-        saved_module = sys.modules.get(name)
-        module = types.ModuleType(name)
-        module.__file__ = str(self.lecture_path)
-        saved_streams = sys.stdout, sys.stderr
-        token = api.set_sink(_Sink(self))
-        start = time.perf_counter()
-        try:
-            os.chdir(self.lecture_path.parent)
-            sys.path[:0] = [str(self.lecture_path.parent), str(self.cwd)]
-            sys.argv = [str(self.lecture_path)]
-            sys.modules[name] = module
-            sys.stdout = _Tee(saved_streams[0], self, "stdout")
-            sys.stderr = _Tee(saved_streams[1], self, "stderr")
-            self._run_module(code, module)
-        finally:
-            self.duration_s = time.perf_counter() - start
-            sys.stdout, sys.stderr = saved_streams
-            api.reset_sink(token)
-            sys.path[:] = saved_path
-            sys.argv = saved_argv
-            os.chdir(saved_cwd)
-            if saved_module is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = saved_module
+        runner.run_session(self)
         self._finish_exception()
 
-    def _run_module(self, code: types.CodeType, module: types.ModuleType) -> None:
+    def hook_main(self, main: Any) -> None:
+        """Call the lecture's main() with the hook installed; the previous hook is restored."""
+        self.main_code = main.__code__
+        previous = sys.gettrace()
+        sys.settrace(self._make_global_hook())
         try:
-            exec(code, module.__dict__)
-            main = module.__dict__["main"]
-            self.main_code = main.__code__
-            previous = sys.gettrace()
-            sys.settrace(self._make_global_hook())
-            try:
-                main()
-            finally:
-                sys.settrace(previous)
-        except KeyboardInterrupt:
-            raise
-        except SystemExit as exc:
-            if exc.code not in (None, 0):
-                self.exception = exc
-        except Exception as exc:
-            self.exception = exc
+            main()
+        finally:
+            sys.settrace(previous)
 
     def _finish_exception(self) -> None:
         """Make sure an uncaught exception is the last step, with its full traceback."""
         exc = self.exception
         if exc is None:
             return
-        info = dataclasses.asdict(_exception_info(exc))
+        info = dataclasses.asdict(runner.exception_info(exc))
         last = self.num_steps - 1
         if id(exc) == self.last_exc_id and self.last_exc_step == last >= 0:
             self.extras[last]["exception"] = info

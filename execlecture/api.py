@@ -58,6 +58,12 @@ _IS_ECHO_ENV = os.environ.get("EXECLECTURE_ECHO") == "1"
 """EXECLECTURE_ECHO=1 in the environment (read once, at import) turns echo on for plain runs."""
 
 
+# The fields of a default Rendering: text() fills a bare instance from this instead of calling the
+# dataclass __init__, which would be one more Python frame through the tracer's hook per call.
+_RENDERING_DEFAULTS = {k: v for k, v in vars(Rendering(kind="markdown")).items() if k != "style"}
+_RENDERING_NEW = object.__new__
+
+
 def _is_echo() -> bool:
     """Echo is on through `set_echo(True)` or the environment variable EXECLECTURE_ECHO=1."""
     return _ECHO.get() or _IS_ECHO_ENV
@@ -100,11 +106,13 @@ def text(markdown: str, *, style: dict[str, str] | None = None, verbatim: bool =
     checked_style = _check_style(style, "text") if style is not None else {}
     # subtle: the sink is called directly (not via _emit): text() is the hottest verb, and each
     # Python frame costs a trip through the tracer's global hook.
+    rendering = _RENDERING_NEW(Rendering)
+    rendering.__dict__.update(_RENDERING_DEFAULTS, kind=kind, text=markdown, style=checked_style)
     sink = _SINK.get()
     if sink is not None:
-        sink.emit(Rendering(kind=kind, text=markdown, style=checked_style))
+        sink.emit(rendering)
     else:
-        _emit(Rendering(kind=kind, text=markdown, style=checked_style))
+        _emit(rendering)
 
 
 def note(markdown: str) -> None:

@@ -123,6 +123,17 @@ class _BadRepr:
         raise RuntimeError("no")
 
 
+class _Exploding:
+    @property
+    def __dict__(self) -> dict:  # type: ignore[override]
+        raise RuntimeError("boom")
+
+
+def test_serialization_errors_become_repr_nodes() -> None:
+    node = to_value(_Exploding())
+    assert node["kind"] == "repr" and "RuntimeError: boom" in node["value"]
+
+
 def test_objects_by_fields_and_fallbacks() -> None:
     point = to_value(_Point(1, math.nan))
     assert point["kind"] == "object" and point["fields"][1] == ["y", to_value(math.nan)]

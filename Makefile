@@ -32,7 +32,7 @@ serve: $(STAMP)
 
 # Regenerate every trace under traces/ from lectures/.
 traces: $(STAMP)
-	@for f in $(LECTURES) lectures/lecture_00_tour.py; do \
+	@for f in $(LECTURES); do \
 	  $(PY) -m execlecture run $$f || exit 1; done
 
 # The fast CPU suite (browser tests included; gpu tests skip without a GPU).

@@ -148,6 +148,8 @@ class TraceSession:
         self.lecture_path = (self.cwd / lecture).resolve()
         self.files: list[_File] = []
         self.file_of: dict[str, _File | None] = {}  # co_filename -> recorded file or None
+        # Files embedded only because link() points into them: shown, never recorded.
+        self.linked_files: dict[str, _File] = {}
         self.codes: dict[types.CodeType, _Code | None] = {}
         self.hidden_codes: set[types.CodeType] = set()
         self.included = self._expand_includes(includes)
@@ -198,7 +200,7 @@ class TraceSession:
             raise DirectiveError(errors)
         return found
 
-    def add_file(self, abs_path: str, is_strict: bool = True) -> _File:
+    def add_file(self, abs_path: str, is_strict: bool = True, is_recorded: bool = True) -> _File:
         text = Path(abs_path).read_text(encoding="utf-8")
         rel = os.path.relpath(abs_path, self.cwd)
         if text.count("\n") >= LINE_MASK:
@@ -208,7 +210,10 @@ class TraceSession:
             raise DirectiveError(directives.errors)
         entry = _File(len(self.files), abs_path, Path(rel).as_posix(), text, directives)
         self.files.append(entry)
-        self.file_of[abs_path] = entry
+        if is_recorded:
+            self.file_of[abs_path] = entry
+        else:
+            self.linked_files[abs_path] = entry
         return entry
 
     def _file_for(self, filename: str) -> _File | None:
@@ -249,11 +254,12 @@ class TraceSession:
         abs_path = os.path.abspath(path)
         if not abs_path.startswith(str(self.cwd) + os.sep):
             return None
-        entry = self.file_of.get(abs_path)
-        if entry is None:  # shown as a link only: its directives do not matter
-            entry = self.add_file(abs_path, is_strict=False)
-            if abs_path not in self.included:
-                entry.directives = Directives()
+        entry = self.file_of.get(abs_path) or self.linked_files.get(abs_path)
+        if entry is None and abs_path in self.included:
+            entry = self._file_for(abs_path)
+        if entry is None:  # shown as a link only: not recorded, and its directives do not matter
+            entry = self.add_file(abs_path, is_strict=False, is_recorded=False)
+            entry.directives = Directives()
         name = getattr(target, "__qualname__", getattr(target, "__name__", repr(target)))
         return {"file": entry.index, "line": line, "name": name}
 

@@ -168,22 +168,25 @@ class Tokenizer:
         return ids
 
     def encode_iterable(self, iterable: Iterable[str]) -> Iterator[int]:
-        """Stream ids for a stream of text (e.g. an open file), in memory bounded by the longest
-        stretch without a safe cut point; equals `encode("".join(iterable))`."""
+        """Stream ids for a stream of text (e.g. an open file); equals `encode("".join(iterable))`.
+
+        Memory is bounded by STREAM_BUFFER_CHARS plus the longest stretch without a safe cut.
+        """
         pieces: list[str] = []
         size = 0
+        threshold = STREAM_BUFFER_CHARS
         for chunk in iterable:
             pieces.append(chunk)
             size += len(chunk)
-            if size < STREAM_BUFFER_CHARS:
+            if size < threshold:
                 continue
             buffer = "".join(pieces)
             cut = last_safe_cut(buffer, self.special_tokens, start=len(buffer) // 2)
-            if cut == 0:
-                pieces, size = [buffer], len(buffer)  # no safe cut yet: keep reading
+            if cut == 0:  # no safe cut yet: read on, and look again once the buffer doubled
+                pieces, threshold = [buffer], 2 * size
                 continue
             yield from self.encode(buffer[:cut])
-            pieces, size = [buffer[cut:]], len(buffer) - cut
+            pieces, size, threshold = [buffer[cut:]], len(buffer) - cut, STREAM_BUFFER_CHARS
         yield from self.encode("".join(pieces))
 
     def decode(self, ids: Iterable[int]) -> str:
@@ -205,3 +208,9 @@ class Tokenizer:
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__init__(state["vocab"], state["merges"], state["special_tokens"])  # type: ignore[misc,arg-type]
+
+    def encode_batch(self, texts: list[str], num_workers: int = 2) -> list[list[int]]:
+        """`[self.encode(t) for t in texts]` on `num_workers` processes."""
+        from lm.tokenizer.parallel_encode import encode_batch
+
+        return encode_batch(self, texts, num_workers)

@@ -15,10 +15,12 @@ from __future__ import annotations
 import heapq
 import multiprocessing
 import os
+import warnings
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
+from lm.tokenizer.file_chunks import chunk_boundaries, start_method
 from lm.tokenizer.pretokenize import GPT2_REGEX, SAFE_CUT_REGEX, special_tokens_regex
 
 # Files smaller than this are pre-tokenized in this process (a pool costs more than it saves).
@@ -55,6 +57,12 @@ def train_bpe(
     for token in special_tokens:
         vocab[len(vocab)] = token.encode("utf-8")
     merges = merge_pairs(word_counts, vocab, num_merges, progress)
+    if len(merges) < num_merges:
+        warnings.warn(
+            f"train_bpe: {str(input_path)!r} ran out of pairs after {len(merges)} merges; "
+            f"the vocabulary has {len(vocab)} tokens, not vocab_size={vocab_size}",
+            stacklevel=2,
+        )
     return vocab, merges
 
 
@@ -82,7 +90,7 @@ def count_pretokens(
         if progress:
             progress("pre-tokenize", size, size)
         return total
-    with multiprocessing.get_context(_start_method()).Pool(min(num_workers, len(jobs))) as pool:
+    with multiprocessing.get_context(start_method()).Pool(min(num_workers, len(jobs))) as pool:
         results = pool.imap_unordered(_count_chunk, jobs)
         done = 0
         for counts, (_, lo, hi, _) in zip(results, jobs, strict=False):
@@ -91,53 +99,6 @@ def count_pretokens(
             if progress:
                 progress("pre-tokenize", done, size)
     return total
-
-
-def _start_method() -> str:
-    # fork is cheapest and the workers only need regex; elsewhere use the platform default
-    return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-
-
-def chunk_boundaries(path: Path, num_chunks: int, special_tokens: list[str]) -> list[int]:
-    """Byte offsets [0, ..., size] cutting the file into about `num_chunks` parts, each cut placed
-    at the start of a special token (or, without special tokens, at a safe newline)."""
-    size = path.stat().st_size
-    markers = [t.encode("utf-8") for t in special_tokens]
-    bounds = [0]
-    with path.open("rb") as f:
-        for k in range(1, num_chunks):
-            cut = _next_cut(f, max(size * k // num_chunks, bounds[-1]), size, markers)
-            if cut > bounds[-1] and cut < size:
-                bounds.append(cut)
-    bounds.append(size)
-    return bounds
-
-
-def _next_cut(f, pos: int, size: int, markers: list[bytes]) -> int:  # noqa: ANN001
-    """First cut point at or after byte `pos` (size if none)."""
-    window = 1 << 16
-    while pos < size:
-        f.seek(pos)
-        data = f.read(window + 64)
-        hits = [i for i in (data.find(m) for m in markers) if i != -1]
-        if not markers:
-            hits = [i + 1 for i in _safe_newlines(data)]
-        if hits:
-            return pos + min(hits)
-        pos += window
-    return size
-
-
-def _safe_newlines(data: bytes) -> list[int]:
-    """Positions of b"\\n" between two printable ASCII bytes (surely non-space characters)."""
-    out = []
-    i = data.find(b"\n", 1)
-    while i != -1 and i + 1 < len(data):
-        if 0x21 <= data[i - 1] <= 0x7E and 0x21 <= data[i + 1] <= 0x7E:
-            out.append(i)
-            break
-        i = data.find(b"\n", i + 1)
-    return out
 
 
 def _count_chunk(job: tuple[str, int, int, list[str]]) -> Counter[str]:
@@ -192,8 +153,11 @@ def merge_pairs(
 ) -> list[tuple[bytes, bytes]]:
     """Run `num_merges` BPE merges over pre-token counts; extends `vocab` in place, returns merges.
 
-    The control flow stays in one function: the inner loop is the hot path (see module docstring).
+    {"low": 5, "lower": 2}, 2 merges -> [(b"l", b"o"), (b"lo", b"w")].
     """
+    # subtle: a pair (a, b) is stored as the int a * stride + b: int keys hash and compare much
+    # faster than tuples, and this loop runs millions of times.
+    stride = len(vocab) + num_merges
     words: list[list[int]] = []
     freqs: list[int] = []
     for word, freq in word_counts.items():
@@ -201,32 +165,34 @@ def merge_pairs(
         if len(ids) > 1:  # single bytes have no pairs and can never change
             words.append(ids)
             freqs.append(freq)
-    counts: defaultdict[tuple[int, int], int] = defaultdict(int)
-    where: defaultdict[tuple[int, int], set[int]] = defaultdict(set)
-    for wi, (ids, freq) in enumerate(zip(words, freqs, strict=True)):
-        for pair in zip(ids, ids[1:], strict=False):
-            counts[pair] += freq
-            where[pair].add(wi)
-    keys = {i: _tie_key(token) for i, token in vocab.items()}
-    heap = [(-c, keys[a], keys[b], a, b) for (a, b), c in counts.items()]
+    counts: defaultdict[int, int] = defaultdict(int)
+    where: defaultdict[int, set[int]] = defaultdict(set)  # pair -> words that (may) hold it
+    for wi, ids in enumerate(words):
+        freq = freqs[wi]
+        for a, b in zip(ids, ids[1:], strict=False):
+            key = a * stride + b
+            counts[key] += freq
+            where[key].add(wi)
+    tie = {i: _tie_key(token) for i, token in vocab.items()}
+    heap = [(-c, tie[k // stride], tie[k % stride], k) for k, c in counts.items()]
     heapq.heapify(heap)
     merges: list[tuple[bytes, bytes]] = []
     while len(merges) < num_merges and heap:
-        neg, _, _, a, b = heapq.heappop(heap)
-        current = counts.get((a, b), 0)
+        neg, _, _, key = heapq.heappop(heap)
+        current = counts.get(key, 0)
+        a, b = divmod(key, stride)
         if current != -neg:  # stale entry: the count fell since it was pushed
             if current > 0:
-                heapq.heappush(heap, (-current, keys[a], keys[b], a, b))
+                heapq.heappush(heap, (-current, tie[a], tie[b], key))
             continue
         new_id = len(vocab)
         vocab[new_id] = vocab[a] + vocab[b]
-        keys[new_id] = _tie_key(vocab[new_id])
+        tie[new_id] = _tie_key(vocab[new_id])
         merges.append((vocab[a], vocab[b]))
-        touched = _apply_merge(words, freqs, counts, where, (a, b), new_id)
-        for pair in touched:
-            count = counts[pair]
+        for k in _apply_merge(words, freqs, counts, where, a, b, new_id, stride):
+            count = counts[k]
             if count > 0:
-                heapq.heappush(heap, (-count, keys[pair[0]], keys[pair[1]], pair[0], pair[1]))
+                heapq.heappush(heap, (-count, tie[k // stride], tie[k % stride], k))
         if progress and len(merges) % 100 == 0:
             progress("merge", len(merges), num_merges)
     if progress:
@@ -237,40 +203,49 @@ def merge_pairs(
 def _apply_merge(
     words: list[list[int]],
     freqs: list[int],
-    counts: defaultdict[tuple[int, int], int],
-    where: defaultdict[tuple[int, int], set[int]],
-    pair: tuple[int, int],
+    counts: defaultdict[int, int],
+    where: defaultdict[int, set[int]],
+    a: int,
+    b: int,
     new_id: int,
-) -> set[tuple[int, int]]:
-    """Merge `pair` in every word holding it, adjusting neighbour pair counts; returns new pairs."""
-    a, b = pair
-    touched: set[tuple[int, int]] = set()
-    for wi in where.pop(pair):
+    stride: int,
+) -> set[int]:
+    """Merge (a, b) -> new_id in place in every word holding it and move the counts of the
+    neighbouring pairs: x a b y loses (x, a), (a, b), (b, y) and gains (x, new), (new, y).
+    Returns the pairs that gained (they need a fresh heap entry)."""
+    key = a * stride + b
+    new_row = new_id * stride
+    gained: set[int] = set()
+    for wi in where.pop(key):
         ids = words[wi]
         freq = freqs[wi]
-        out: list[int] = []
-        i, n = 0, len(ids)
-        while i < n:
-            if ids[i] == a and i + 1 < n and ids[i + 1] == b:
-                if out:  # left neighbour: (x, a) -> (x, new)
-                    left = out[-1]
-                    counts[(left, a)] -= freq
-                    counts[(left, new_id)] += freq
-                    where[(left, new_id)].add(wi)
-                    touched.add((left, new_id))
-                if i + 2 < n:  # right neighbour: (b, y) -> (new, y)
+        n = len(ids)
+        remaining = ids.count(a)  # occurrences of a at or after i
+        i = 0
+        while remaining:
+            i = ids.index(a, i)
+            remaining -= 1
+            if i + 1 < n and ids[i + 1] == b:
+                if i:  # the left neighbour may itself be new_id from a merge just made
+                    left = ids[i - 1]
+                    counts[left * stride + a] -= freq
+                    k = left * stride + new_id
+                    counts[k] += freq
+                    where[k].add(wi)
+                    gained.add(k)
+                if i + 2 < n:
                     right = ids[i + 2]
-                    counts[(b, right)] -= freq
-                    counts[(new_id, right)] += freq
-                    where[(new_id, right)].add(wi)
-                    touched.add((new_id, right))
-                out.append(new_id)
-                i += 2
-            else:
-                out.append(ids[i])
-                i += 1
-        if len(out) != n:
-            counts[pair] -= freq * (n - len(out))
-            words[wi] = out
-    del counts[pair]
-    return touched
+                    counts[b * stride + right] -= freq
+                    k = new_row + right
+                    counts[k] += freq
+                    where[k].add(wi)
+                    gained.add(k)
+                ids[i] = new_id
+                del ids[i + 1]
+                n -= 1
+                counts[key] -= freq
+                if a == b:
+                    remaining -= 1  # the b we just consumed was also an a
+            i += 1
+    del counts[key]
+    return gained

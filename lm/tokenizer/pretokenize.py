@@ -17,10 +17,11 @@ import regex
 GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 GPT2_REGEX = regex.compile(GPT2_PATTERN)
 
-# A cut at i is exact when no pre-token spans i and the left part alone ends the same way:
-# (a) "X\nY" with X, Y non-space: the lone "\n" is its own pre-token either way;
-# (b) "...L| L..." (letter, cut, space, letter): " L..." starts a pre-token, "...L" ends one.
-SAFE_CUT_REGEX = regex.compile(r"(?<=\S\n)(?=\S)|(?<=\p{L})(?= \p{L})")
+# A cut at i is exact when no pre-token spans i and the left part alone ends the same way. That
+# holds for "X|wY" with X, Y non-space and w one whitespace character: no pattern continues a
+# non-space run into whitespace, and the lone w either starts " Y..." (a space) or is a
+# pre-token of its own (any other whitespace), whichever side of the cut it is on.
+SAFE_CUT_REGEX = regex.compile(r"(?<=\S)(?=\s\S)")
 
 
 def special_tokens_regex(special_tokens: Iterable[str]) -> regex.Pattern[str] | None:
@@ -54,7 +55,7 @@ def pretokenize(text: str) -> list[str]:
 def last_safe_cut(text: str, special_tokens: Iterable[str] = (), start: int = 0) -> int:
     """Largest i >= start where text[:i] and text[i:] pre-tokenize exactly as text does; else 0.
 
-    "ab\\ncd" -> 3. A cut inside a special token is never safe.
+    "ab cd" -> 2. A cut inside a special token is never safe.
     """
     for match in reversed(list(SAFE_CUT_REGEX.finditer(text, pos=start))):
         i = match.start()

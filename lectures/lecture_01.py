@@ -27,6 +27,9 @@ from lm.tokenizer import (  # noqa: E402
     Tokenizer,
     WordTokenizer,
     compression_ratio,
+    count_pairs,
+    merge_pair,
+    pretokenize,
     train_bpe,
 )
 
@@ -72,6 +75,7 @@ def main():
 
 
 def welcome():
+    """Welcome"""
     text("# Language models from scratch")
     text(
         "This course builds a language model end to end: the tokenizer that turns text into "
@@ -88,6 +92,7 @@ def welcome():
 
 
 def why_this_course_exists():
+    """Why this course exists"""
     text("## Why this course exists")
     text(
         "Researchers are drifting away from the technology they study. Roughly:\n\n"
@@ -106,6 +111,7 @@ def why_this_course_exists():
 
 
 def industrialization():
+    """The industrialization of language models"""
     text("## The industrialization of language models")
     text(
         "The catch is that frontier models are built at industrial scale. Some reported figures "
@@ -137,6 +143,7 @@ def industrialization():
 
 
 def more_is_different():
+    """More is different"""
     text("## More is different")
     text(
         "We cannot train frontier models in a course. We will train models with well under a billion "
@@ -240,6 +247,7 @@ def emergence_figure(log_compute, per_token, exact_match, answer_len):  # @hide
 
 
 def three_kinds_of_knowledge():
+    """Three kinds of knowledge"""
     text("## What transfers to frontier models?")
     text(
         "Three kinds of knowledge:\n\n"
@@ -260,6 +268,7 @@ def three_kinds_of_knowledge():
 
 
 def bitter_lesson():
+    """The bitter lesson, read correctly"""
     text("## The bitter lesson, read correctly")
     link(
         "http://www.incompleteideas.net/IncIdeas/BitterLesson.html",
@@ -280,7 +289,7 @@ def bitter_lesson():
     doubling_months = (
         12 * years * math.log(2) / math.log(efficiency_gain)
     )  # @inspect doubling_months
-    moore_gain = 2 ** (years / 2)  # transistors double every ~2 years  # @inspect moore_gain
+    moore_gain = 2 ** (years / 2)  # @inspect moore_gain
     text(
         f"That is a doubling of algorithmic efficiency every {doubling_months:.0f} months, against "
         f"{moore_gain:.0f}x from Moore's law over the same {years} years."
@@ -294,6 +303,7 @@ def bitter_lesson():
 # Hand-formatted (fmt: off) so that each reference stays on one line.
 # fmt: off
 def landscape():
+    """The landscape"""
     text("## The landscape")
     text("### Pre-neural language models (before the 2010s)")
     text(
@@ -356,6 +366,7 @@ def landscape():
 
 
 def what_is_this_program():
+    """What is this program?"""
     text("## What is this program?")
     text(
         "This is an *executable lecture*: a program whose execution delivers the lecture. You can "
@@ -377,6 +388,7 @@ def what_is_this_program():
 
 
 def it_is_all_about_efficiency():
+    """It is all about efficiency"""
     text("## It is all about efficiency")
     text(
         "Resources are data plus hardware (compute, memory, communication bandwidth). The question: "
@@ -396,6 +408,7 @@ def it_is_all_about_efficiency():
 
 
 def unit_basics():
+    """Unit 1: basics"""
     text("## Unit 1: basics")
     text("Goal: a basic version of the whole pipeline working: tokenizer, model, training loop.")
     text(
@@ -430,6 +443,7 @@ def unit_basics():
 
 
 def unit_systems():
+    """Unit 2: systems"""
     text("## Unit 2: systems")
     text("Goal: squeeze the most out of the hardware.")
     text(
@@ -494,6 +508,7 @@ def arithmetic_intensity(num_tokens, d_model, bytes_per_value=2):
 
 
 def unit_scaling_laws():
+    """Unit 3: scaling laws"""
     text("## Unit 3: scaling laws")
     text(
         "Goal: run experiments small, predict the hyperparameters and loss of a large run. The "
@@ -510,7 +525,7 @@ def unit_scaling_laws():
     for num_params in [125e6, 1.4e9, 7e9, 70e9]:
         num_tokens = chinchilla_tokens(num_params)  # @inspect num_tokens
         rows.append(
-            f"| {num_params / 1e9:g}B | {num_tokens / 1e9:,.1f}B | {6 * num_params * num_tokens:.1e} |"
+            f"| {count(num_params)} | {count(num_tokens)} | ${sci(6 * num_params * num_tokens)}$ |"
         )
     text("| parameters $N$ | tokens $D = 20N$ | FLOPs $6ND$ |\n|---|---|---|\n" + "\n".join(rows))
     text(
@@ -518,14 +533,14 @@ def unit_scaling_laws():
         "utilization), the budget is:"
     )
     num_gpus, seconds, mfu = 32, 14 * 24 * 3600, 0.4
-    budget = num_gpus * seconds * 989e12 * mfu  # H100 dense bf16 peak, as above  # @inspect budget
+    budget = num_gpus * seconds * 989e12 * mfu  # @inspect budget
     # C = 6 N D with D = 20 N gives C = 120 N^2.
     best_params = math.sqrt(budget / 120)  # @inspect best_params
     best_tokens = chinchilla_tokens(best_params)  # @inspect best_tokens
     text(
-        f"$C \\approx {budget:.1e}$ FLOPs, and since $C = 6N \\cdot 20N = 120N^2$, the "
-        f"compute-optimal model has $N \\approx {best_params / 1e9:.0f}$B parameters trained on "
-        f"$D \\approx {best_tokens / 1e9:.0f}$B tokens."
+        f"$C \\approx {sci(budget)}$ FLOPs, and since $C = 6N \\cdot 20N = 120N^2$, the "
+        f"compute-optimal model has $N \\approx$ {count(best_params)} parameters trained on "
+        f"$D \\approx$ {count(best_tokens)} tokens."
     )
     llama3_params, llama3_tokens = 8e9, 15e12  # reported by Meta for Llama 3 8B
     llama3_ratio = llama3_tokens / llama3_params  # @inspect llama3_ratio
@@ -537,12 +552,27 @@ def unit_scaling_laws():
     link("https://arxiv.org/abs/2407.21783", title="Llama Team 2024: The Llama 3 Herd of Models")
 
 
+def count(x):
+    """A large count in words: 1.4e9 -> "1.4B", 2.5e11 -> "250B"."""
+    for scale, suffix in [(1e12, "T"), (1e9, "B"), (1e6, "M")]:
+        if x >= scale:
+            return f"{x / scale:.3g}{suffix}"
+    return f"{x:,.0f}"
+
+
+def sci(x):
+    """A float as LaTeX scientific notation: 1.5e22 -> "1.5 \\times 10^{22}"."""
+    exponent = math.floor(math.log10(x))
+    return f"{x / 10**exponent:.1f} \\times 10^{{{exponent}}}"
+
+
 def chinchilla_tokens(num_params):
     """Compute-optimal training tokens, D ~ 20 N: 1.4e9 -> 2.8e10."""
     return 20 * num_params
 
 
 def unit_data():
+    """Unit 4: data"""
     text("## Unit 4: data")
     text(
         "What a model can do is mostly decided by what it was trained on: multilingual data gives "
@@ -584,6 +614,7 @@ def unit_data():
 
 
 def unit_alignment():
+    """Unit 5: alignment"""
     text("## Unit 5: alignment")
     text(
         "A base model is raw potential: excellent at continuing text, not at being useful. "
@@ -633,6 +664,7 @@ def unit_alignment():
 
 
 def efficiency_drives_design():
+    """Efficiency drives design decisions"""
     text("## Efficiency drives design decisions")
     text(
         "Today we are **compute-constrained**, and it shows everywhere:\n\n"
@@ -658,6 +690,7 @@ def efficiency_drives_design():
 
 
 def tokenization_intro():
+    """Tokenization: strings and indices"""
     text("# Tokenization")
     text("This part owes much to Andrej Karpathy's video on tokenization.")
     link("https://www.youtube.com/watch?v=zduSFxRajkE", title="Karpathy 2024: tokenizer video")
@@ -675,6 +708,7 @@ def tokenization_intro():
 
 
 def tokenization_examples():
+    """Tokenization examples (GPT-2)"""
     text("## What a real tokenizer does")
     text(
         "GPT-2's tokenizer is a BPE tokenizer. Our own `Tokenizer` reads its published vocabulary "
@@ -707,9 +741,11 @@ def tokenization_examples():
         "into place values: one reason arithmetic is awkward for language models."
     )
     ids, pieces = tokenize(GREETING, gpt2)  # @inspect ids pieces
+    piece_bytes = [gpt2.vocab[i] for i in ids]  # @inspect piece_bytes
     text(
         f"`{GREETING}` takes {len(ids)} tokens; the emoji and the Chinese characters are split into "
-        "pieces that are not valid UTF-8 on their own (shown as U+FFFD)."
+        f"byte pieces ({len(piece_bytes)} in all) that are not valid UTF-8 on their own (decoded "
+        "alone, they show as U+FFFD)."
     )
     roundtrip = gpt2.decode(gpt2.encode(GREETING))  # @inspect roundtrip
     assert roundtrip == GREETING
@@ -735,12 +771,14 @@ def tokenize(string, tokenizer):
 
 
 def character_tokenizer():
+    """Character tokenizer"""
     text("## Character tokenizer")
     text(
         "A Unicode string is a sequence of characters, and each character has an integer *code "
         "point*, `ord(c)`. Use that as the token id:"
     )
     a, earth = ord("a"), ord("🌍")  # @inspect a earth
+    text(f"`ord('a')` is {a} and `ord('🌍')` is {earth:,}.")
     tokenizer = CharacterTokenizer()
     ids = tokenizer.encode(GREETING)  # @inspect ids
     assert tokenizer.decode(ids) == GREETING
@@ -754,9 +792,9 @@ def character_tokenizer():
     text(
         f"Two problems. **The vocabulary is huge**: {tokenizer.vocab_size:,} possible code points, "
         "each needing an embedding row. **Most of it is rare**: the "
-        f"{len(stories):,}-character TinyStories sample uses only {num_distinct} distinct characters, "
-        f"{num_once} of them exactly once; a model sees too few examples of the rare ones to learn "
-        f"them. And the sequences are not much shorter than bytes: ratio {story_ratio:.2f} on the sample."
+        f"{len(stories):,}-character TinyStories sample uses only {num_distinct} of those ids, "
+        f"{num_once} of them exactly once; a model sees too few examples of rare ids to learn them. "
+        f"And on English the sequences are no shorter than bytes: ratio {story_ratio:.2f} on the sample."
     )
     link("https://arxiv.org/abs/2305.07759", title="Eldan & Li 2023: TinyStories")
 
@@ -767,13 +805,17 @@ def read_tinystories():
 
 
 def byte_tokenizer():
+    """Byte tokenizer"""
     text("## Byte tokenizer")
     text(
         "A Unicode string can also be written as bytes, integers from 0 to 255, most commonly "
         "through UTF-8, where a character takes 1 to 4 bytes:"
     )
-    a_bytes = "a".encode("utf-8")  # @inspect a_bytes
-    earth_bytes = "🌍".encode("utf-8")  # @inspect earth_bytes
+    a_bytes = b"a"  # @inspect a_bytes
+    earth_bytes = "🌍".encode()  # @inspect earth_bytes
+    text(
+        f"`'a'` is the single byte {list(a_bytes)}, `'🌍'` the {len(earth_bytes)} bytes {list(earth_bytes)}."
+    )
     tokenizer = ByteTokenizer()
     ids = tokenizer.encode(GREETING)  # @inspect ids
     assert tokenizer.decode(ids) == GREETING
@@ -787,6 +829,7 @@ def byte_tokenizer():
 
 
 def word_tokenizer():
+    """Word tokenizer"""
     text("## Word tokenizer")
     text(
         "Closer to classical NLP: split the string into words with a regular expression and give "
@@ -803,6 +846,17 @@ def word_tokenizer():
         f"{ratio:.2f} on that same text: far better than bytes. But `{GREETING}` comes back as "
         f"`{decoded}`."
     )
+    words = pretokenize(data_path("corpus.en").read_text(encoding="utf-8"))
+    growth = {}  # words read -> distinct words among them
+    for fraction in [0.1, 0.25, 0.5, 1.0]:
+        seen = Counter(words[: int(fraction * len(words))])
+        growth[sum(seen.values())] = len(seen)  # @inspect growth
+    singletons = sum(1 for c in seen.values() if c == 1) / len(seen)  # @inspect singletons
+    text(
+        "On `corpus.en`, the number of distinct words keeps growing with the text: "
+        + ", ".join(f"{n:,} distinct among the first {w:,} words" for w, n in growth.items())
+        + f". And {singletons:.0%} of the distinct words occur only once."
+    )
     text(
         "The problems: the number of words is unbounded (every name, typo, number and language "
         "adds more), so there is no natural fixed vocabulary size; many words are rare, so the "
@@ -812,6 +866,7 @@ def word_tokenizer():
 
 
 def bpe_by_hand():
+    """Byte-pair encoding, by hand"""
     text("## Byte-pair encoding (BPE)")
     text(
         "BPE was invented by Philip Gage in 1994 for data compression, brought to NLP for "
@@ -828,81 +883,55 @@ def bpe_by_hand():
     )
     string = "the cat in the hat"
     ids = list(string.encode("utf-8"))  # @inspect ids
-    vocab = {i: bytes([i]) for i in range(256)}
-    merges = []  # @inspect merges
-    for step in range(3):  # @inspect step
+    vocab = {i: bytes([i]) for i in range(256)}  # id -> the bytes it stands for
+    merges = {}  # @inspect merges
+    for new_id in range(256, 256 + 3):  # @inspect new_id
         counts = count_pairs(ids)  # @inspect counts
         pair = max(counts, key=lambda p: (counts[p], vocab[p[0]], vocab[p[1]]))  # @inspect pair
-        new_id = 256 + step
         vocab[new_id] = vocab[pair[0]] + vocab[pair[1]]
         new_token = vocab[new_id]  # @inspect new_token
-        merges.append((pair, new_id))  # @inspect merges
-        ids = merge(ids, pair, new_id)  # @inspect ids
+        merges[pair] = new_id  # @inspect merges
+        ids = merge_pair(ids, pair, new_id)  # @inspect ids
     text(
         f"Three merges turned {len(string.encode('utf-8'))} bytes into {len(ids)} tokens. The "
-        f"last new token is `{vocab[256 + 2]!r}`: nothing stops plain BPE from merging across a "
-        "space."
+        f"last new token is `{new_token!r}`: nothing stops plain BPE from merging across a space."
     )
-    text(  # @clear counts pair new_token step
+    link(count_pairs)
+    link(merge_pair)
+    text(  # @clear counts pair new_token new_id
         "**Encoding** a new string replays the merges in the order they were learned; **decoding** "
-        "concatenates each token's bytes."
+        "concatenates each token's bytes. `BPETokenizer` packages exactly this loop:"
     )
-    encoded = bpe_encode("the hat", merges)  # @inspect encoded
-    decoded = b"".join(vocab[i] for i in encoded).decode("utf-8")  # @inspect decoded
+    link(BPETokenizer)
+    tokenizer = BPETokenizer(merges)
+    assert BPETokenizer.train(string, num_merges=3).merges == merges  # the same loop, same merges
+    encoded = tokenizer.encode("the hat")  # @inspect encoded
+    decoded = tokenizer.decode(encoded)  # @inspect decoded
+    text(f"`'the hat'` becomes {len(encoded)} tokens and decodes back to `{decoded!r}`.")
 
     text(
         "GPT-2 first splits text into *pre-tokens* with a regular expression (roughly: words with "
         "their leading space, numbers, punctuation, whitespace) and merges only inside them. "
         "That is what `train_bpe` does. On the same sentence:"
     )
+    pretokens = pretokenize(string)  # @inspect pretokens
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "cat.txt"
         path.write_text(string, encoding="utf-8")
-        _, library_merges = train_bpe(
-            path, vocab_size=256 + 3, special_tokens=[]
-        )  # @inspect library_merges
-    by_hand = [(vocab[a], vocab[b]) for (a, b), _ in merges]  # @inspect by_hand
+        _, library_merges = train_bpe(path, vocab_size=256 + 3)  # @inspect library_merges
+    by_hand = [(vocab[a], vocab[b]) for a, b in merges]  # @inspect by_hand
     num_agree = next(
-        i for i, (x, y) in enumerate(zip(by_hand, library_merges)) if x != y
-    )  # @inspect num_agree
+        i for i, (x, y) in enumerate(zip(by_hand, library_merges, strict=True)) if x != y
+    )
     text(
         f"The first {num_agree} merges agree, then `train_bpe` picks `{library_merges[num_agree]!r}` "
-        f"where the plain loop picked `{by_hand[num_agree]!r}`: pre-tokenization keeps merges "
-        "inside words, so no token can swallow the space after a word."
+        f"where the plain loop picked `{by_hand[num_agree]!r}`: with {len(pretokens)} pre-tokens, "
+        "merges stay inside words, so no token can swallow the space after a word."
     )
 
 
-def count_pairs(ids):
-    """Occurrences of each adjacent pair: [1, 2, 1, 2] -> {(1, 2): 2, (2, 1): 1}."""
-    counts = {}
-    for a, b in zip(ids, ids[1:]):
-        counts[(a, b)] = counts.get((a, b), 0) + 1
-    return counts
-
-
-def merge(ids, pair, new_id):
-    """Replace each occurrence of `pair` by `new_id`, left to right: ([1, 2, 3], (1, 2), 9) -> [9, 3]."""
-    out = []
-    i = 0
-    while i < len(ids):
-        if i + 1 < len(ids) and (ids[i], ids[i + 1]) == pair:
-            out.append(new_id)
-            i += 2
-        else:
-            out.append(ids[i])
-            i += 1
-    return out
-
-
-def bpe_encode(string, merges):
-    """Bytes of `string`, then each learned merge in order: ("the", [((116, 104), 256)]) -> [256, 101]."""
-    ids = list(string.encode("utf-8"))
-    for pair, new_id in merges:
-        ids = merge(ids, pair, new_id)
-    return ids
-
-
 def bpe_on_a_corpus():
+    """Training BPE on a corpus"""
     text("## Training BPE on a corpus")
     text(
         "Now the real thing: `train_bpe` on `corpus.en`, with `<|endoftext|>` as a special token "
@@ -924,11 +953,12 @@ def bpe_on_a_corpus():
         corpus_text = corpus.read_text(encoding="utf-8")
     num_merges = len(merges)  # @inspect num_merges
     first_merges = merges[:10]  # @inspect first_merges
-    longest = sorted(vocab.values(), key=len)[-10:]  # @inspect longest
+    last_merges = merges[-10:]  # @inspect last_merges
     text(
         f"Training on {corpus_size:,} bytes to {len(vocab)} tokens ({num_merges} merges) took "
-        f"{seconds:.2f} s. The first merges are the most common pairs of English: spaces before "
-        "letters, common endings; the last ones are whole frequent words."
+        f"{seconds:.2f} s. The first merges, {format_merges(first_merges)}, join the most common "
+        f"pairs of English; the last ones, {format_merges(last_merges)}, are rarer, and many of "
+        "them complete whole words."
     )
 
     tokenizer = Tokenizer(vocab, merges, special_tokens=[END_OF_TEXT])
@@ -961,6 +991,13 @@ def bpe_on_a_corpus():
     )
 
 
+def format_merges(merges):
+    """Merges as readable text: [(b" ", b"t")] -> "`' '+'t'`"."""
+    return ", ".join(
+        f"`{a.decode(errors='replace')!r}+{b.decode(errors='replace')!r}`" for a, b in merges
+    )
+
+
 def compression_figure(ratios, gpt2_ratio, gpt2_vocab_size):  # @hide
     """Compression ratio against vocabulary size, with GPT-2 as a reference line."""
     fig, ax = plt.subplots(figsize=(6, 3))
@@ -976,6 +1013,7 @@ def compression_figure(ratios, gpt2_ratio, gpt2_vocab_size):  # @hide
 
 
 def tokenization_summary():
+    """Summary"""
     text("## Summary")
     text(
         "- A tokenizer maps strings to sequences of integers and back.\n"

@@ -39,6 +39,9 @@ BPE_VOCAB_SIZE = 300 if IS_SMOKE else 1000  # the corpus.en tokenizer trained in
 CORPUS_BYTES = 20_000 if IS_SMOKE else None  # None: the whole of corpus.en
 END_OF_TEXT = "<|endoftext|>"
 GPT2_PAPER = "https://cdn.openai.com/better-language-models/language_models_are_unsupervised_multitask_learners.pdf"
+# NVIDIA H100 SXM spec sheet: dense bf16 peak and HBM3 bandwidth (vendor figures).
+H100_FLOPS = 989e12
+H100_BYTES_PER_S = 3.35e12
 GREETING = "Hello, 🌍! 你好!"  # the running example for the simple tokenizers
 
 
@@ -69,9 +72,9 @@ def main():
     tokenization_summary()  # what to remember
 
 
-# ---------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------
 # Part 1: overview
-# ---------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------
 
 
 def welcome():
@@ -85,8 +88,8 @@ def welcome():
     )
     text(
         "It follows the structure of Stanford's CS336 (spring 2025), whose lectures are public. "
-        "Everything you will see here is a program you can run: the lecture calls the same library "
-        "(`lm/`) that the exercises build."
+        "Everything you will see here is a program you can run, and it calls the project's own "
+        "library (`lm/`), which you can read, test and benchmark."
     )
     link("https://stanford-cs336.github.io/spring2025/", title="Stanford CS336, spring 2025")
 
@@ -252,7 +255,7 @@ def three_kinds_of_knowledge():
     text(
         "Three kinds of knowledge:\n\n"
         "1. **Mechanics**: how things work. What a Transformer computes, how a kernel moves data, "
-        "how model parallelism splits a model over GPUs. This can be taught completely.\n"
+        "how model parallelism splits a model over GPUs. This can be taught.\n"
         "2. **Mindset**: squeezing the most out of the hardware and taking scaling seriously. This "
         "mindset, more than any single idea, produced today's models, and it can be taught.\n"
         "3. **Intuitions**: which data and modeling decisions give good accuracy. These can be "
@@ -474,15 +477,9 @@ def unit_systems():
         "$B \\ll d$."
     )
     d_model = 4096
-    prefill_intensity = arithmetic_intensity(
-        num_tokens=2048, d_model=d_model
-    )  # @inspect prefill_intensity
-    decode_intensity = arithmetic_intensity(
-        num_tokens=1, d_model=d_model
-    )  # @inspect decode_intensity
-    # H100 SXM spec sheet: 989 TFLOP/s dense bf16, 3.35 TB/s HBM3.
-    h100_flops, h100_bandwidth = 989e12, 3.35e12
-    ridge = h100_flops / h100_bandwidth  # @inspect ridge
+    prefill_intensity = arithmetic_intensity(2048, d_model)  # @inspect prefill_intensity
+    decode_intensity = arithmetic_intensity(1, d_model)  # @inspect decode_intensity
+    ridge = H100_FLOPS / H100_BYTES_PER_S  # @inspect ridge
     text(
         f"With $d = {d_model}$: prefilling 2048 tokens does {prefill_intensity:.0f} FLOPs per byte, "
         f"decoding one token {decode_intensity:.1f}. An H100 needs about {ridge:.0f} FLOPs per byte "
@@ -501,9 +498,8 @@ def unit_systems():
 def arithmetic_intensity(num_tokens, d_model, bytes_per_value=2):
     """FLOPs per byte of a [num_tokens, d] x [d, d] matmul: (1, 4096) -> ~1.0."""
     flops = 2 * num_tokens * d_model * d_model
-    bytes_moved = bytes_per_value * (
-        d_model * d_model + 2 * num_tokens * d_model
-    )  # weights, in, out
+    # Read the weights and the input activations, write the output activations.
+    bytes_moved = bytes_per_value * (d_model * d_model + 2 * num_tokens * d_model)
     return flops / bytes_moved
 
 
@@ -533,7 +529,7 @@ def unit_scaling_laws():
         "utilization), the budget is:"
     )
     num_gpus, seconds, mfu = 32, 14 * 24 * 3600, 0.4
-    budget = num_gpus * seconds * 989e12 * mfu  # @inspect budget
+    budget = num_gpus * seconds * H100_FLOPS * mfu  # @inspect budget
     # C = 6 N D with D = 20 N gives C = 120 N^2.
     best_params = math.sqrt(budget / 120)  # @inspect best_params
     best_tokens = chinchilla_tokens(best_params)  # @inspect best_tokens
@@ -643,16 +639,8 @@ def unit_alignment():
     link("https://arxiv.org/abs/2203.02155", title="Ouyang+ 2022: InstructGPT")
     link("https://arxiv.org/abs/2305.18290", title="Rafailov+ 2023: Direct Preference Optimization")
     link("https://arxiv.org/abs/2402.03300", title="Shao+ 2024: DeepSeekMath (GRPO)")
-    rewards = [
-        1.0,
-        0.0,
-        0.0,
-        1.0,
-        0.0,
-        0.0,
-        0.0,
-        0.0,
-    ]  # a verifier's verdicts on 8 samples of one prompt
+    # A verifier's verdicts (1 = correct) on 8 sampled responses to one prompt.
+    rewards = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0]
     mean = sum(rewards) / len(rewards)  # @inspect mean
     std = math.sqrt(sum((r - mean) ** 2 for r in rewards) / len(rewards))  # @inspect std
     advantages = [(r - mean) / std for r in rewards]  # @inspect advantages
@@ -684,9 +672,9 @@ def efficiency_drives_design():
     link("https://arxiv.org/abs/2305.16264", title="Muennighoff+ 2023: data-constrained")
 
 
-# ---------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------
 # Part 2: tokenization
-# ---------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------
 
 
 def tokenization_intro():
@@ -718,9 +706,8 @@ def tokenization_examples():
     link("https://tiktokenizer.vercel.app/?encoder=gpt2", title="Tiktokenizer (interactive)")
     gpt2 = load_gpt2_tokenizer()  # @stepover
     vocab_size = len(gpt2.vocab)  # @inspect vocab_size
-    text(
-        f"It has {vocab_size:,} tokens: 256 bytes, {vocab_size - 257:,} merges and `{END_OF_TEXT}`."
-    )
+    num_merges = len(gpt2.merges)  # @inspect num_merges
+    text(f"It has {vocab_size:,} tokens: 256 bytes, {num_merges:,} merges and `{END_OF_TEXT}`.")
 
     ids, pieces = tokenize("hello world", gpt2)  # @inspect ids pieces
     world_alone, _ = tokenize("world", gpt2)  # @inspect world_alone
@@ -734,7 +721,10 @@ def tokenization_examples():
         f"{ids[0]} and {ids[1]}. The model has to learn that they mean the same thing."
     )
     ids, pieces = tokenize("HELLO Hello hello", gpt2)  # @inspect ids pieces
-    text("Case matters too: each spelling is a different token sequence.")
+    text(
+        f"Case matters too: each spelling is a different token sequence, and the rarer `HELLO` "
+        f"needs {len(gpt2.encode('HELLO'))} tokens."
+    )
     ids, pieces = tokenize("In 2025, 12345678 + 987654321 = 999999999", gpt2)  # @inspect ids pieces
     text(
         "Numbers are cut into chunks of a few digits, wherever the merges happened to fall, not "
@@ -742,10 +732,11 @@ def tokenization_examples():
     )
     ids, pieces = tokenize(GREETING, gpt2)  # @inspect ids pieces
     piece_bytes = [gpt2.vocab[i] for i in ids]  # @inspect piece_bytes
+    partial = [b for b in piece_bytes if "\ufffd" in b.decode("utf-8", errors="replace")]
     text(
-        f"`{GREETING}` takes {len(ids)} tokens; the emoji and the Chinese characters are split into "
-        f"byte pieces ({len(piece_bytes)} in all) that are not valid UTF-8 on their own (decoded "
-        "alone, they show as U+FFFD)."
+        f"`{GREETING}` takes {len(ids)} tokens. The emoji and the Chinese characters are split into "
+        f"{len(partial)} byte pieces that are not valid UTF-8 on their own (decoded alone, they "
+        "show as U+FFFD); only together do they make characters."
     )
     roundtrip = gpt2.decode(gpt2.encode(GREETING))  # @inspect roundtrip
     assert roundtrip == GREETING
@@ -889,7 +880,7 @@ def bpe_by_hand():
         counts = count_pairs(ids)  # @inspect counts
         pair = max(counts, key=lambda p: (counts[p], vocab[p[0]], vocab[p[1]]))  # @inspect pair
         vocab[new_id] = vocab[pair[0]] + vocab[pair[1]]
-        new_token = vocab[new_id]  # @inspect new_token
+        new_token = vocab[new_id].decode("utf-8")  # @inspect new_token
         merges[pair] = new_id  # @inspect merges
         ids = merge_pair(ids, pair, new_id)  # @inspect ids
     text(
@@ -918,13 +909,12 @@ def bpe_by_hand():
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "cat.txt"
         path.write_text(string, encoding="utf-8")
-        _, library_merges = train_bpe(path, vocab_size=256 + 3)  # @inspect library_merges
-    by_hand = [(vocab[a], vocab[b]) for a, b in merges]  # @inspect by_hand
-    num_agree = next(
-        i for i, (x, y) in enumerate(zip(by_hand, library_merges, strict=True)) if x != y
-    )
+        _, library_merges = train_bpe(path, vocab_size=256 + 3)
+    library = readable(library_merges)  # @inspect library
+    by_hand = readable([(vocab[a], vocab[b]) for a, b in merges])  # @inspect by_hand
+    num_agree = next(i for i, (x, y) in enumerate(zip(by_hand, library, strict=True)) if x != y)
     text(
-        f"The first {num_agree} merges agree, then `train_bpe` picks `{library_merges[num_agree]!r}` "
+        f"The first {num_agree} merges agree, then `train_bpe` picks `{library[num_agree]!r}` "
         f"where the plain loop picked `{by_hand[num_agree]!r}`: with {len(pretokens)} pre-tokens, "
         "merges stay inside words, so no token can swallow the space after a word."
     )
@@ -952,8 +942,8 @@ def bpe_on_a_corpus():
         seconds = time.perf_counter() - start  # @inspect seconds
         corpus_text = corpus.read_text(encoding="utf-8")
     num_merges = len(merges)  # @inspect num_merges
-    first_merges = merges[:10]  # @inspect first_merges
-    last_merges = merges[-10:]  # @inspect last_merges
+    first_merges = readable(merges[:10])  # @inspect first_merges
+    last_merges = readable(merges[-10:])  # @inspect last_merges
     text(
         f"Training on {corpus_size:,} bytes to {len(vocab)} tokens ({num_merges} merges) took "
         f"{seconds:.2f} s. The first merges, {format_merges(first_merges)}, join the most common "
@@ -991,11 +981,17 @@ def bpe_on_a_corpus():
     )
 
 
+def readable(merges):
+    """Merges as pairs of strings: [(b" ", b"t")] -> [(" ", "t")] (partial UTF-8 shows as U+FFFD)."""
+    return [
+        (a.decode("utf-8", errors="replace"), b.decode("utf-8", errors="replace"))
+        for a, b in merges
+    ]
+
+
 def format_merges(merges):
-    """Merges as readable text: [(b" ", b"t")] -> "`' '+'t'`"."""
-    return ", ".join(
-        f"`{a.decode(errors='replace')!r}+{b.decode(errors='replace')!r}`" for a, b in merges
-    )
+    """Readable merges as markdown: [(" ", "t")] -> "`' '+'t'`"."""
+    return ", ".join(f"`{a!r}+{b!r}`" for a, b in merges)
 
 
 def compression_figure(ratios, gpt2_ratio, gpt2_vocab_size):  # @hide

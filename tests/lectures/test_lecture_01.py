@@ -31,7 +31,7 @@ def test_smoke_trace_validates_and_shows_the_bpe_loop(tmp_path: Path) -> None:
     assert {"markdown", "link", "plot", "note"} <= kinds
     shown = {name for s in trace.steps for name in s.values}
     # The hand-run BPE loop shows its pair counts, chosen pair, merges and shrinking sequence.
-    assert {"counts", "pair", "merges", "ids", "library_merges"} <= shown
+    assert {"counts", "pair", "merges", "ids", "library", "by_hand"} <= shown
     merges_steps = [s.values["merges"] for s in trace.steps if "merges" in s.values]
     assert merges_steps[-1]["length"] == 3
 

@@ -53,6 +53,7 @@ def main():
     three_kinds_of_knowledge()  # mechanics, mindset, intuitions
     bitter_lesson()  # algorithms that scale; accuracy = efficiency x resources
     landscape()  # from n-grams to open-weight frontier models
+    levels_of_openness()  # closed, open-weight, open-source
     what_is_this_program()  # an executable lecture
     it_is_all_about_efficiency()  # the question every unit answers
     unit_basics()  # tokenization, architecture, training
@@ -68,7 +69,9 @@ def main():
     byte_tokenizer()  # one token per UTF-8 byte
     word_tokenizer()  # one token per word
     bpe_by_hand()  # byte-pair encoding on "the cat in the hat", merge by merge
+    pretokenization()  # GPT-2 merges only inside words
     bpe_on_a_corpus()  # train_bpe on corpus.en, then encode and decode
+    compression_vs_vocab_size()  # more merges, shorter sequences, diminishing returns
     tokenization_summary()  # what to remember
 
 
@@ -152,7 +155,13 @@ def more_is_different():
         "We cannot train frontier models in a course. We will train models with well under a billion "
         "parameters, and a small model is not simply a large model scaled down. Two examples."
     )
+    flops_shift_with_scale()  # example 1
+    emergence()  # example 2
+    text("Either way: what we see at small scale need not be what happens at large scale.")
 
+
+def flops_shift_with_scale():
+    """Example 1: attention's share of the FLOPs shrinks as models widen."""
     text("### Example 1: where the FLOPs go changes with scale")
     text(
         "Per token and per layer, a Transformer with model width $d$, context $T$ and MLP width $4d$ "
@@ -185,6 +194,9 @@ def more_is_different():
     plot(flops_share_figure(shares), width=600)
     link("https://arxiv.org/abs/2005.14165", title="Brown+ 2020: GPT-3")
 
+
+def emergence():
+    """Example 2: abilities that appear suddenly with scale."""
     text("### Example 2: emergence")
     text(
         "On many tasks, accuracy stays near chance as training compute grows over orders of "
@@ -209,7 +221,6 @@ def more_is_different():
     )
     plot(emergence_figure(log_compute, per_token, exact_match, answer_len), width=500)
     link("https://arxiv.org/abs/2304.15004", title="Schaeffer+ 2023: emergence a mirage?")
-    text("Either way: what we see at small scale need not be what happens at large scale.")
 
 
 def flops_per_token(d_model, num_layers, seq_len):
@@ -281,7 +292,8 @@ def bitter_lesson():
         "- Wrong reading: scale is all that matters, algorithms do not.\n"
         "- Right reading: **algorithms that scale** are what matters.\n\n"
         "$$\\text{accuracy} = \\text{efficiency} \\times \\text{resources}$$\n\n"
-        "At large scale efficiency matters *more*, not less: a 2x waste at \\$100M is \\$50M."
+        "At large scale efficiency matters *more*, not less: nobody can afford to waste half of a "
+        "\\$100M training run."
     )
     text(
         "Algorithms have in fact improved quickly. Hernandez and Brown measured the training compute "
@@ -350,8 +362,12 @@ def landscape():
     link("https://arxiv.org/abs/2412.15115", title="Qwen 2024: Qwen2.5")
     link("https://arxiv.org/abs/2412.19437", title="DeepSeek-AI 2024: DeepSeek-V3")
     link("https://arxiv.org/abs/2402.00838", title="Groeneveld+ 2024: OLMo")
+# fmt: on
 
-    text("### Levels of openness")
+
+def levels_of_openness():
+    """Levels of openness"""
+    text("## Levels of openness")
     text(
         "- **Closed** (e.g. GPT-4o): API access only.\n"
         "- **Open-weight** (e.g. DeepSeek): weights, plus a paper with architecture and some training "
@@ -365,7 +381,6 @@ def landscape():
         "from the early ingredients, follow how each technique works, and move towards current "
         "practice using what the open community publishes and what the closed labs let slip."
     )
-# fmt: on
 
 
 def what_is_this_program():
@@ -900,18 +915,26 @@ def bpe_by_hand():
     decoded = tokenizer.decode(encoded)  # @inspect decoded
     text(f"`'the hat'` becomes {len(encoded)} tokens and decodes back to `{decoded!r}`.")
 
+
+def pretokenization():
+    """Pre-tokenization"""
+    text("## Pre-tokenization")
     text(
         "GPT-2 first splits text into *pre-tokens* with a regular expression (roughly: words with "
         "their leading space, numbers, punctuation, whitespace) and merges only inside them. "
         "That is what `train_bpe` does. On the same sentence:"
     )
+    string = "the cat in the hat"
     pretokens = pretokenize(string)  # @inspect pretokens
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "cat.txt"
         path.write_text(string, encoding="utf-8")
         _, library_merges = train_bpe(path, vocab_size=256 + 3)
     library = readable(library_merges)  # @inspect library
-    by_hand = readable([(vocab[a], vocab[b]) for a, b in merges])  # @inspect by_hand
+    plain = BPETokenizer.train(string, num_merges=3)  # the loop above, packaged
+    by_hand = readable(
+        [(plain.vocab[a], plain.vocab[b]) for a, b in plain.merges]
+    )  # @inspect by_hand
     num_agree = next(i for i, (x, y) in enumerate(zip(by_hand, library, strict=True)) if x != y)
     text(
         f"The first {num_agree} merges agree, then `train_bpe` picks `{library[num_agree]!r}` "
@@ -928,19 +951,10 @@ def bpe_on_a_corpus():
         "that is never split. It keeps pair counts up to date incrementally instead of recounting "
         "everything after each merge, which is what makes it fast."
     )
-    corpus = data_path("corpus.en")
-    with tempfile.TemporaryDirectory() as tmp:
-        if CORPUS_BYTES is not None:  # smoke mode: a prefix of the corpus
-            prefix = corpus.read_text(encoding="utf-8")[:CORPUS_BYTES]
-            corpus = Path(tmp) / "corpus_prefix.en"
-            corpus.write_text(prefix, encoding="utf-8")
-        corpus_size = corpus.stat().st_size  # @inspect corpus_size
-        start = time.perf_counter()
-        vocab, merges = train_bpe(
-            corpus, vocab_size=BPE_VOCAB_SIZE, special_tokens=[END_OF_TEXT]
-        )  # @stepover
-        seconds = time.perf_counter() - start  # @inspect seconds
-        corpus_text = corpus.read_text(encoding="utf-8")
+    corpus_size = len(read_corpus().encode("utf-8"))  # @inspect corpus_size
+    start = time.perf_counter()
+    vocab, merges = train_corpus_tokenizer()  # @stepover
+    seconds = time.perf_counter() - start  # @inspect seconds
     num_merges = len(merges)  # @inspect num_merges
     first_merges = readable(merges[:10])  # @inspect first_merges
     last_merges = readable(merges[-10:])  # @inspect last_merges
@@ -958,6 +972,12 @@ def bpe_on_a_corpus():
     assert decoded == sentence
     text("The special token stays one token, and decoding returns the string exactly.")
 
+
+def compression_vs_vocab_size():
+    """Compression against vocabulary size"""
+    text("## Compression against vocabulary size")
+    vocab, merges = train_corpus_tokenizer()  # @stepover
+    num_merges = len(merges)
     text(
         "How does compression grow with the vocabulary? BPE training is greedy, so the first $k$ "
         "merges of this run *are* the tokenizer one would get by training to $256 + 1 + k$ tokens. "
@@ -972,13 +992,36 @@ def bpe_on_a_corpus():
     gpt2 = load_gpt2_tokenizer()  # @stepover
     gpt2_ratio = compression_ratio(stories, gpt2)  # @inspect gpt2_ratio
     heldout_ratio = ratios[257 + num_merges]  # @inspect heldout_ratio
-    in_domain_ratio = compression_ratio(corpus_text, tokenizer)  # @inspect in_domain_ratio
+    tokenizer = Tokenizer(vocab, merges, special_tokens=[END_OF_TEXT])
+    in_domain_ratio = compression_ratio(read_corpus(), tokenizer)  # @inspect in_domain_ratio
     plot(compression_figure(ratios, gpt2_ratio, len(gpt2.vocab)), width=500)
     text(
         f"Our {len(vocab)}-token tokenizer compresses TinyStories {heldout_ratio:.2f}x "
         f"({in_domain_ratio:.2f}x on its own training text); GPT-2's {len(gpt2.vocab):,} tokens reach "
-        f"{gpt2_ratio:.2f}x. Returns diminish: each new merge covers a rarer pair than the last."
+        f"{gpt2_ratio:.2f}x."
     )
+    (k0, r0), (k1, r1), *_, (k2, r2), (k3, r3) = ratios.items()
+    first_gain = (r1 - r0) / (k1 - k0)  # @inspect first_gain
+    last_gain = (r3 - r2) / (k3 - k2)  # @inspect last_gain
+    text(
+        f"Returns diminish: each of the first {k1 - k0} merges adds {first_gain:.4f} bytes per "
+        f"token, each of the last {k3 - k2} only {last_gain:.4f}, because each new merge covers a "
+        "rarer pair than the one before."
+    )
+
+
+def read_corpus():
+    """The tokenizer's training text: corpus.en (a prefix of it in smoke mode)."""
+    return data_path("corpus.en").read_text(encoding="utf-8")[:CORPUS_BYTES]
+
+
+@functools.cache
+def train_corpus_tokenizer():
+    """train_bpe on read_corpus() to BPE_VOCAB_SIZE tokens, with <|endoftext|> special."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "corpus.en"
+        path.write_text(read_corpus(), encoding="utf-8")
+        return train_bpe(path, vocab_size=BPE_VOCAB_SIZE, special_tokens=[END_OF_TEXT])
 
 
 def readable(merges):

@@ -14,7 +14,7 @@ from execlecture.schema import load_trace
 REPO = Path(__file__).resolve().parents[2]
 LECTURE = "lectures/lecture_01.py"
 TRACE = REPO / "traces" / "lecture_01.json"
-NUM_SECTIONS = 23
+NUM_SECTIONS = 26
 
 
 def test_smoke_trace_validates_and_shows_the_bpe_loop(tmp_path: Path) -> None:

@@ -21,7 +21,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lm.tokenizer.file_chunks import chunk_boundaries, start_method
-from lm.tokenizer.pretokenize import GPT2_REGEX, SAFE_CUT_REGEX, special_tokens_regex
+from lm.tokenizer.pretokenize import (
+    GPT2_REGEX,
+    SAFE_CUT_REGEX,
+    SEGMENT_REGEX,
+    special_tokens_regex,
+)
 
 # Files smaller than this are pre-tokenized in this process (a pool costs more than it saves).
 MIN_PARALLEL_BYTES = 1 << 20
@@ -116,11 +121,16 @@ def _count_chunk(job: tuple[str, int, int, list[str]]) -> Counter[str]:
     del data
     special = special_tokens_regex(special_tokens)
     parts = special.split(text)[::2] if special else [text]
-    counts: Counter[str] = Counter()
-    findall = GPT2_REGEX.findall
+    segments: Counter[str] = Counter()
     for part in parts:
         for piece in _pieces(part):
-            counts.update(findall(piece))
+            segments.update(SEGMENT_REGEX.findall(piece))
+    # each distinct segment is pre-tokenized once (segments repeat: " the", " of", "\n\n")
+    counts: Counter[str] = Counter()
+    findall = GPT2_REGEX.findall
+    for seg, freq in segments.items():
+        for pretoken in findall(seg):
+            counts[pretoken] += freq
     return counts
 
 

@@ -12,6 +12,9 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from itertools import chain, repeat
 from pathlib import Path
+from typing import NoReturn
+
+import numpy as np
 
 from lm.tokenizer import gpt2_files
 from lm.tokenizer.pretokenize import (
@@ -26,6 +29,8 @@ STREAM_BUFFER_CHARS = 1 << 16
 # The pre-token cache is dropped past this many entries (bounds memory on huge inputs).
 MAX_CACHE_ENTRIES = 1 << 20
 
+# decode uses numpy from this many ids on (below it, joining bytes in Python is faster)
+NUMPY_DECODE_MIN = 256
 # (rank, id) of a pair that no merge joins: sorts after every real merge.
 NO_MERGE = (float("inf"), -1)
 
@@ -46,6 +51,20 @@ class _Cache(dict[str, tuple[int, ...]]):
             self.clear()
         ids = self[text] = self._compute(text)
         return ids
+
+
+class _FlatVocab:
+    """All token bytes in one array, with each id's offset and length (-1 for unused ids)."""
+
+    def __init__(self, vocab: dict[int, bytes]) -> None:
+        size = max(vocab) + 1
+        ids = np.fromiter(vocab.keys(), dtype=np.int64, count=len(vocab))
+        token_lengths = np.fromiter(map(len, vocab.values()), dtype=np.int64, count=len(vocab))
+        self.lengths = np.full(size, -1, dtype=np.int64)
+        self.lengths[ids] = token_lengths
+        self.offsets = np.zeros(size, dtype=np.int64)
+        self.offsets[ids] = np.cumsum(token_lengths) - token_lengths
+        self.data = np.frombuffer(b"".join(vocab.values()), dtype=np.uint8)
 
 
 class Tokenizer:
@@ -78,6 +97,7 @@ class Tokenizer:
         # whole; on a miss its GPT-2 pre-tokens are looked up, and only new pre-tokens run BPE.
         self._pretoken_cache = _Cache(self._bpe)
         self._segment_cache = _Cache(self._encode_segment)
+        self._flat: _FlatVocab | None = None  # built on the first long decode
 
     def _single_byte_ids(self) -> list[int]:
         missing = [b for b in range(256) if bytes([b]) not in self._token_to_id]
@@ -218,13 +238,41 @@ class Tokenizer:
 
     def decode_bytes(self, ids: Iterable[int]) -> bytes:
         """[31373] -> b"hello"."""
-        try:
-            return b"".join(map(self.vocab.__getitem__, ids))
-        except KeyError as e:
-            raise ValueError(
-                f"Tokenizer.decode: id {e.args[0]!r} is outside the vocabulary "
-                f"({len(self.vocab)} ids, max {max(self.vocab)})"
-            ) from None
+        if not isinstance(ids, list | tuple | np.ndarray):
+            ids = list(ids)
+        if len(ids) < NUMPY_DECODE_MIN:
+            try:
+                return b"".join(map(self.vocab.__getitem__, ids))
+            except KeyError as e:
+                self._raise_unknown_id(e.args[0])
+        return self._decode_numpy(np.asarray(ids))
+
+    def _decode_numpy(self, ids: np.ndarray) -> bytes:
+        """Gather every token's bytes from one flat buffer: a handful of numpy passes instead of
+        one Python-level lookup per id (about 2x faster for long inputs)."""
+        if self._flat is None:
+            self._flat = _FlatVocab(self.vocab)
+        flat = self._flat
+        if ids.size == 0:
+            return b""
+        if ids.dtype.kind not in "iu":
+            raise ValueError(f"Tokenizer.decode: ids must be integers, got dtype {ids.dtype}")
+        if ids.min() < 0 or ids.max() >= len(flat.lengths):
+            self._raise_unknown_id(next(i for i in ids.tolist() if i not in self.vocab))
+        lengths = flat.lengths[ids]  # (N,)
+        if (lengths < 0).any():
+            self._raise_unknown_id(int(ids[np.argmax(lengths < 0)]))
+        ends = np.cumsum(lengths)  # (N,) end of each token in the output
+        # output byte k of token j comes from offsets[j] + (k - start_j): repeat the shift per byte
+        index = np.repeat(flat.offsets[ids] - (ends - lengths), lengths)  # (total,)
+        index += np.arange(int(ends[-1]), dtype=np.int64)
+        return flat.data[index].tobytes()
+
+    def _raise_unknown_id(self, token_id: object) -> NoReturn:
+        raise ValueError(
+            f"Tokenizer.decode: id {token_id!r} is outside the vocabulary "
+            f"({len(self.vocab)} ids, max {max(self.vocab)})"
+        )
 
     def __getstate__(self) -> dict[str, object]:
         return {"vocab": self.vocab, "merges": self.merges, "special_tokens": self.special_tokens}

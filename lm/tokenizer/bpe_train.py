@@ -57,11 +57,14 @@ def train_bpe(
             f"train_bpe: vocab_size {vocab_size!r} is below 256 bytes + {len(special_tokens)} "
             f"special tokens = {256 + len(special_tokens)}"
         )
-    word_counts = count_pretokens(input_path, special_tokens, num_workers, progress)
+    # the Counter of pre-token strings is dropped as soon as the words are built (memory)
+    words, freqs = _words_and_freqs(
+        count_pretokens(input_path, special_tokens, num_workers, progress)
+    )
     vocab = {i: bytes([i]) for i in range(256)}
     for token in special_tokens:
         vocab[len(vocab)] = token.encode("utf-8")
-    merges = merge_pairs(word_counts, vocab, num_merges, progress)
+    merges = _merge_words(words, freqs, vocab, num_merges, progress)
     if len(merges) < num_merges:
         warnings.warn(
             f"train_bpe: {str(input_path)!r} ran out of pairs after {len(merges)} merges; "
@@ -165,9 +168,13 @@ def merge_pairs(
 
     {"low": 5, "lower": 2}, 2 merges -> [(b"l", b"o"), (b"lo", b"w")].
     """
-    # subtle: a pair (a, b) is stored as the int a * stride + b: int keys hash and compare much
-    # faster than tuples, and this loop runs millions of times.
-    stride = len(vocab) + num_merges
+    return _merge_words(*_words_and_freqs(word_counts), vocab, num_merges, progress)
+
+
+def _words_and_freqs(
+    word_counts: Counter[str] | dict[str, int],
+) -> tuple[list[list[int]], list[int]]:
+    """Pre-tokens as lists of byte ids, with their counts: {"hi": 3} -> ([[104, 105]], [3])."""
     words: list[list[int]] = []
     freqs: list[int] = []
     for word, freq in word_counts.items():
@@ -175,24 +182,50 @@ def merge_pairs(
         if len(ids) > 1:  # single bytes have no pairs and can never change
             words.append(ids)
             freqs.append(freq)
+    return words, freqs
+
+
+def _merge_words(
+    words: list[list[int]],
+    freqs: list[int],
+    vocab: dict[int, bytes],
+    num_merges: int,
+    progress: Progress | None = None,
+) -> list[tuple[bytes, bytes]]:
+    """The merge loop over words (modified in place); see merge_pairs."""
+    # subtle: a pair (a, b) is stored as the int a * stride + b: int keys hash and compare much
+    # faster than tuples, and this loop runs millions of times.
+    stride = len(vocab) + num_merges
     counts: defaultdict[int, int] = defaultdict(int)
-    where: defaultdict[int, set[int]] = defaultdict(set)  # pair -> words that (may) hold it
+    # pair -> words that may hold it (lists, not sets: 4x less memory; a stale or repeated entry
+    # only costs a visit that finds nothing to merge)
+    where: defaultdict[int, list[int]] = defaultdict(list)
     for wi, ids in enumerate(words):
         freq = freqs[wi]
         for a, b in zip(ids, ids[1:], strict=False):
             key = a * stride + b
             counts[key] += freq
-            where[key].add(wi)
+            where[key].append(wi)
     tie = {i: _tie_key(token) for i, token in vocab.items()}
-    heap = [(-c, tie[k // stride], tie[k % stride], k) for k, c in counts.items()]
+    # Pairs seen once stay off the heap until they gain (about half of all pairs: memory); only
+    # when nothing better is left is the heap rebuilt with them.
+    min_count = 2
+    heap = [(-c, tie[k // stride], tie[k % stride], k) for k, c in counts.items() if c >= min_count]
     heapq.heapify(heap)
     merges: list[tuple[bytes, bytes]] = []
-    while len(merges) < num_merges and heap:
+    while len(merges) < num_merges:
+        if not heap:
+            if min_count == 1:
+                break  # no pairs left at all
+            min_count = 1
+            heap = [(-c, tie[k // stride], tie[k % stride], k) for k, c in counts.items() if c > 0]
+            heapq.heapify(heap)
+            continue
         neg, _, _, key = heapq.heappop(heap)
         current = counts.get(key, 0)
         a, b = divmod(key, stride)
         if current != -neg:  # stale entry: the count fell since it was pushed
-            if current > 0:
+            if current >= min_count:
                 heapq.heappush(heap, (-current, tie[a], tie[b], key))
             continue
         new_id = len(vocab)
@@ -201,7 +234,7 @@ def merge_pairs(
         merges.append((vocab[a], vocab[b]))
         for k in _apply_merge(words, freqs, counts, where, a, b, new_id, stride):
             count = counts[k]
-            if count > 0:
+            if count >= min_count:
                 heapq.heappush(heap, (-count, tie[k // stride], tie[k % stride], k))
         if progress and len(merges) % 100 == 0:
             progress("merge", len(merges), num_merges)
@@ -214,7 +247,7 @@ def _apply_merge(
     words: list[list[int]],
     freqs: list[int],
     counts: defaultdict[int, int],
-    where: defaultdict[int, set[int]],
+    where: defaultdict[int, list[int]],
     a: int,
     b: int,
     new_id: int,
@@ -241,14 +274,14 @@ def _apply_merge(
                     counts[left * stride + a] -= freq
                     k = left * stride + new_id
                     counts[k] += freq
-                    where[k].add(wi)
+                    where[k].append(wi)
                     gained.add(k)
                 if i + 2 < n:
                     right = ids[i + 2]
                     counts[b * stride + right] -= freq
                     k = new_row + right
                     counts[k] += freq
-                    where[k].add(wi)
+                    where[k].append(wi)
                     gained.add(k)
                 ids[i] = new_id
                 del ids[i + 1]

@@ -21,7 +21,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lm.tokenizer.file_chunks import chunk_boundaries, start_method
-from lm.tokenizer.pretokenize import GPT2_REGEX, SAFE_CUT_REGEX, special_tokens_regex
+from lm.tokenizer.pretokenize import (
+    GPT2_REGEX,
+    SAFE_CUT_REGEX,
+    SEGMENT_REGEX,
+    special_tokens_regex,
+)
 
 # Files smaller than this are pre-tokenized in this process (a pool costs more than it saves).
 MIN_PARALLEL_BYTES = 1 << 20
@@ -52,11 +57,14 @@ def train_bpe(
             f"train_bpe: vocab_size {vocab_size!r} is below 256 bytes + {len(special_tokens)} "
             f"special tokens = {256 + len(special_tokens)}"
         )
-    word_counts = count_pretokens(input_path, special_tokens, num_workers, progress)
+    # the Counter of pre-token strings is dropped as soon as the words are built (memory)
+    words, freqs = _words_and_freqs(
+        count_pretokens(input_path, special_tokens, num_workers, progress)
+    )
     vocab = {i: bytes([i]) for i in range(256)}
     for token in special_tokens:
         vocab[len(vocab)] = token.encode("utf-8")
-    merges = merge_pairs(word_counts, vocab, num_merges, progress)
+    merges = _merge_words(words, freqs, vocab, num_merges, progress)
     if len(merges) < num_merges:
         warnings.warn(
             f"train_bpe: {str(input_path)!r} ran out of pairs after {len(merges)} merges; "
@@ -116,11 +124,16 @@ def _count_chunk(job: tuple[str, int, int, list[str]]) -> Counter[str]:
     del data
     special = special_tokens_regex(special_tokens)
     parts = special.split(text)[::2] if special else [text]
-    counts: Counter[str] = Counter()
-    findall = GPT2_REGEX.findall
+    segments: Counter[str] = Counter()
     for part in parts:
         for piece in _pieces(part):
-            counts.update(findall(piece))
+            segments.update(SEGMENT_REGEX.findall(piece))
+    # each distinct segment is pre-tokenized once (segments repeat: " the", " of", "\n\n")
+    counts: Counter[str] = Counter()
+    findall = GPT2_REGEX.findall
+    for seg, freq in segments.items():
+        for pretoken in findall(seg):
+            counts[pretoken] += freq
     return counts
 
 
@@ -155,9 +168,13 @@ def merge_pairs(
 
     {"low": 5, "lower": 2}, 2 merges -> [(b"l", b"o"), (b"lo", b"w")].
     """
-    # subtle: a pair (a, b) is stored as the int a * stride + b: int keys hash and compare much
-    # faster than tuples, and this loop runs millions of times.
-    stride = len(vocab) + num_merges
+    return _merge_words(*_words_and_freqs(word_counts), vocab, num_merges, progress)
+
+
+def _words_and_freqs(
+    word_counts: Counter[str] | dict[str, int],
+) -> tuple[list[list[int]], list[int]]:
+    """Pre-tokens as lists of byte ids, with their counts: {"hi": 3} -> ([[104, 105]], [3])."""
     words: list[list[int]] = []
     freqs: list[int] = []
     for word, freq in word_counts.items():
@@ -165,24 +182,50 @@ def merge_pairs(
         if len(ids) > 1:  # single bytes have no pairs and can never change
             words.append(ids)
             freqs.append(freq)
+    return words, freqs
+
+
+def _merge_words(
+    words: list[list[int]],
+    freqs: list[int],
+    vocab: dict[int, bytes],
+    num_merges: int,
+    progress: Progress | None = None,
+) -> list[tuple[bytes, bytes]]:
+    """The merge loop over words (modified in place); see merge_pairs."""
+    # subtle: a pair (a, b) is stored as the int a * stride + b: int keys hash and compare much
+    # faster than tuples, and this loop runs millions of times.
+    stride = len(vocab) + num_merges
     counts: defaultdict[int, int] = defaultdict(int)
-    where: defaultdict[int, set[int]] = defaultdict(set)  # pair -> words that (may) hold it
+    # pair -> words that may hold it (lists, not sets: 4x less memory; a stale or repeated entry
+    # only costs a visit that finds nothing to merge)
+    where: defaultdict[int, list[int]] = defaultdict(list)
     for wi, ids in enumerate(words):
         freq = freqs[wi]
         for a, b in zip(ids, ids[1:], strict=False):
             key = a * stride + b
             counts[key] += freq
-            where[key].add(wi)
+            where[key].append(wi)
     tie = {i: _tie_key(token) for i, token in vocab.items()}
-    heap = [(-c, tie[k // stride], tie[k % stride], k) for k, c in counts.items()]
+    # Pairs seen once stay off the heap until they gain (about half of all pairs: memory); only
+    # when nothing better is left is the heap rebuilt with them.
+    min_count = 2
+    heap = [(-c, tie[k // stride], tie[k % stride], k) for k, c in counts.items() if c >= min_count]
     heapq.heapify(heap)
     merges: list[tuple[bytes, bytes]] = []
-    while len(merges) < num_merges and heap:
+    while len(merges) < num_merges:
+        if not heap:
+            if min_count == 1:
+                break  # no pairs left at all
+            min_count = 1
+            heap = [(-c, tie[k // stride], tie[k % stride], k) for k, c in counts.items() if c > 0]
+            heapq.heapify(heap)
+            continue
         neg, _, _, key = heapq.heappop(heap)
         current = counts.get(key, 0)
         a, b = divmod(key, stride)
         if current != -neg:  # stale entry: the count fell since it was pushed
-            if current > 0:
+            if current >= min_count:
                 heapq.heappush(heap, (-current, tie[a], tie[b], key))
             continue
         new_id = len(vocab)
@@ -191,7 +234,7 @@ def merge_pairs(
         merges.append((vocab[a], vocab[b]))
         for k in _apply_merge(words, freqs, counts, where, a, b, new_id, stride):
             count = counts[k]
-            if count > 0:
+            if count >= min_count:
                 heapq.heappush(heap, (-count, tie[k // stride], tie[k % stride], k))
         if progress and len(merges) % 100 == 0:
             progress("merge", len(merges), num_merges)
@@ -204,7 +247,7 @@ def _apply_merge(
     words: list[list[int]],
     freqs: list[int],
     counts: defaultdict[int, int],
-    where: defaultdict[int, set[int]],
+    where: defaultdict[int, list[int]],
     a: int,
     b: int,
     new_id: int,
@@ -231,14 +274,14 @@ def _apply_merge(
                     counts[left * stride + a] -= freq
                     k = left * stride + new_id
                     counts[k] += freq
-                    where[k].add(wi)
+                    where[k].append(wi)
                     gained.add(k)
                 if i + 2 < n:
                     right = ids[i + 2]
                     counts[b * stride + right] -= freq
                     k = new_row + right
                     counts[k] += freq
-                    where[k].add(wi)
+                    where[k].append(wi)
                     gained.add(k)
                 ids[i] = new_id
                 del ids[i + 1]

@@ -7,6 +7,7 @@ import json
 import tracemalloc
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -76,6 +77,14 @@ def test_decode_id_out_of_range(gpt2: Tokenizer) -> None:
         gpt2.decode([1, 50257])
     with pytest.raises(ValueError, match=r"id -1 is outside"):
         gpt2.decode([-1])
+    long = [31373] * 1000  # long inputs take the numpy path
+    assert gpt2.decode(long) == "hello" * 1000
+    with pytest.raises(ValueError, match=r"id 60000 is outside the vocabulary"):
+        gpt2.decode([*long, 60000])
+    with pytest.raises(ValueError, match=r"id -5 is outside the vocabulary"):
+        gpt2.decode(np.array([*long, -5]))
+    with pytest.raises(ValueError, match=r"must be integers, got dtype float64"):
+        gpt2.decode([0.5] * 1000)
 
 
 def test_encode_iterable_equals_encode_and_streams(gpt2: Tokenizer) -> None:

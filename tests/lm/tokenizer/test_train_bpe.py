@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -91,13 +92,17 @@ def test_matches_slow_trainer_on_random_small_corpora(
     text = "".join(pieces)
     path = tmp_path_factory.mktemp("c") / "c.txt"
     path.write_text(text, encoding="utf-8")
-    assert train_bpe(path, vocab_size, ["<|e|>"]) == slow_train_bpe(text, vocab_size, ["<|e|>"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # small corpora often run out of pairs
+        ours = train_bpe(path, vocab_size, ["<|e|>"])
+    assert ours == slow_train_bpe(text, vocab_size, ["<|e|>"])
 
 
 def test_special_tokens_are_never_merged_across(tmp_path: Path) -> None:
     text = f"ab{EOT}ab{EOT}ab"
-    vocab, merges = train_bpe(_write(tmp_path, text), 300, [EOT])
-    assert all(b"<|" not in a + b for a, b in merges)
+    with pytest.warns(UserWarning, match="ran out of pairs after 1 merges"):
+        vocab, merges = train_bpe(_write(tmp_path, text), 300, [EOT])
+    assert merges == [(b"a", b"b")]
     assert list(vocab.values()).count(EOT.encode()) == 1
 
 

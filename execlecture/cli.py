@@ -74,6 +74,7 @@ def _run_with_progress(session: TraceSession, console: Console) -> None:
     finally:
         done.set()
         thread.join()
+        console.print(" " * 60, end="\r")  # clear the progress line
 
 
 def cmd_run(args: argparse.Namespace) -> int:

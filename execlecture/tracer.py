@@ -3,8 +3,9 @@
 Only code objects from the lecture file or an `--include`d file are recorded: the global hook
 decides once per code object (cached) and returns None for every other frame, so library code gets
 no line events. Recorded frames get a `_Frame` whose bound `trace` method is the local hook; a
-plain line costs two array appends. Steps live in columns (context id, line) plus a sparse `extras`
-dict, and are turned into JSON only when the trace is written (execlecture/tracefile.py).
+plain line costs one array append of (context id << LINE_BITS | line); the rest of a step sits in
+a sparse `extras` dict, turned into JSON only when the trace is written (execlecture/tracefile.py).
+Setting the process up for a run (cwd, sys.path, streams, sink) lives in execlecture/runner.py.
 
 Comprehensions, generator expressions and lambdas (separate frames on 3.11) are transparent: their
 work belongs to the line that runs them. Python 3.12's sys.monitoring is not used yet (TODO: the
@@ -14,29 +15,30 @@ tracing check that settrace implies).
 
 from __future__ import annotations
 
-import ast
+import builtins
 import dataclasses
 import glob
-import io
+import inspect
 import json
 import os
 import sys
-import time
 import traceback
 import types
 from array import array
 from pathlib import Path
 from typing import Any
 
-from execlecture import api
+from execlecture import runner
 from execlecture.directives import DirectiveError, Directives, parse_directives
-from execlecture.schema import ExceptionInfo, Rendering
+from execlecture.schema import Rendering
 from execlecture.values import to_value
 
 _TRANSPARENT = frozenset({"<listcomp>", "<setcomp>", "<dictcomp>", "<genexpr>", "<lambda>"})
 _IMMUTABLE = (int, float, str, bool, bytes, type(None))
-_PACKAGE_DIR = str(Path(__file__).resolve().parent)
 _NO_RETURN = object()
+# Raised and caught by the interpreter itself when generators/coroutines finish or close.
+_CONTROL_FLOW = frozenset({StopIteration, StopAsyncIteration, GeneratorExit})
+_SUSPENDABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
 LINE_BITS = 20
 """A step is stored as context id << LINE_BITS | line (lines below 2**20)."""
 LINE_MASK = (1 << LINE_BITS) - 1
@@ -59,7 +61,7 @@ class _File:
 class _Code:
     """What the hook needs about one recorded code object."""
 
-    __slots__ = ("file", "function", "directives", "special", "muting", "starts")
+    __slots__ = ("file", "function", "directives", "special", "muting", "starts", "is_suspendable")
 
     def __init__(self, file: _File, function: str) -> None:
         self.file = file.index
@@ -69,6 +71,8 @@ class _Code:
         # Calls made from these lines are not stepped into.
         self.muting = frozenset(file.directives.stepover | file.directives.hidden_lines)
         self.starts = file.directives.statement_start
+        # Generators and coroutines: a 'return' event may be a suspension (yield/await).
+        self.is_suspendable = False
 
 
 class _Frame:
@@ -116,68 +120,14 @@ class _Frame:
         elif event == "return":
             line, self.line = self.line, None
             if line is not None:
-                self.session.record(self, frame, line, "line", arg)
+                self.session.record(self, frame, line, "line", arg, self.code.is_suspendable)
         elif event == "exception":
-            self.session.record_exception(self, frame, arg)
-            self.line = None
+            if arg[0] is GeneratorExit:  # close(): the suspended line never finishes
+                self.line = None
+            elif arg[0] not in _CONTROL_FLOW:
+                self.session.record_exception(self, frame, arg)
+                self.line = None
         return self.tracer
-
-
-class _Sink:
-    """The render sink given to execlecture.api: `emit` is a bound list.append (no Python frame)."""
-
-    __slots__ = ("emit", "code_location")
-
-    def __init__(self, session: TraceSession) -> None:
-        self.emit = session.pending.append
-        self.code_location = session.code_location
-
-
-class _Tee(io.TextIOBase):
-    """Passes writes through to a stream and also keeps them for the current step."""
-
-    def __init__(self, target: Any, session: TraceSession, key: str) -> None:
-        self.target = target
-        self.session = session
-        self.key = key
-
-    def write(self, s: str) -> int:
-        self.target.write(s)
-        if s:
-            self.session.pending.append((self.key, s))
-        return len(s)
-
-    def flush(self) -> None:
-        self.target.flush()
-
-    def isatty(self) -> bool:
-        return bool(self.target.isatty())
-
-    def __getattr__(self, name: str) -> Any:  # buffer, errors, ...: the real stream's
-        return getattr(self.target, name)
-
-    def fileno(self) -> int:
-        return int(self.target.fileno())
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return str(getattr(self.target, "encoding", "utf-8"))
-
-
-def _exception_info(
-    exc: BaseException, stack: list[traceback.FrameSummary] | None = None
-) -> ExceptionInfo:
-    """Type, message and a traceback without the tracer's own frames."""
-    cls = type(exc)
-    name = (
-        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
-    )
-    if stack is None:
-        stack = list(traceback.extract_tb(exc.__traceback__))
-    stack = [f for f in stack if not f.filename.startswith(_PACKAGE_DIR)]
-    text = "Traceback (most recent call last):\n" + "".join(traceback.format_list(stack))
-    text += "".join(traceback.format_exception_only(cls, exc))
-    return ExceptionInfo(type=name, message=str(exc), traceback=text)
 
 
 def rendering_json(rendering: Rendering) -> dict[str, Any]:
@@ -248,7 +198,7 @@ class TraceSession:
             raise DirectiveError(errors)
         return found
 
-    def _add_file(self, abs_path: str, is_strict: bool = True) -> _File:
+    def add_file(self, abs_path: str, is_strict: bool = True) -> _File:
         text = Path(abs_path).read_text(encoding="utf-8")
         rel = os.path.relpath(abs_path, self.cwd)
         if text.count("\n") >= LINE_MASK:
@@ -267,7 +217,7 @@ class TraceSession:
         abs_path = os.path.abspath(filename)
         entry = self.file_of.get(abs_path)
         if entry is None and abs_path in self.included:
-            entry = self._add_file(abs_path)
+            entry = self.add_file(abs_path)
         self.file_of[filename] = entry
         return entry
 
@@ -280,6 +230,7 @@ class TraceSession:
                 self.hidden_codes.add(code)
             else:
                 info = _Code(file, code.co_qualname)
+                info.is_suspendable = bool(code.co_flags & _SUSPENDABLE)
         self.codes[code] = info
         return info
 
@@ -300,7 +251,7 @@ class TraceSession:
             return None
         entry = self.file_of.get(abs_path)
         if entry is None:  # shown as a link only: its directives do not matter
-            entry = self._add_file(abs_path, is_strict=False)
+            entry = self.add_file(abs_path, is_strict=False)
             if abs_path not in self.included:
                 entry.directives = Directives()
         name = getattr(target, "__qualname__", getattr(target, "__name__", repr(target)))
@@ -364,7 +315,10 @@ class TraceSession:
         state.ctx = len(self.ctxs) << LINE_BITS
         self.ctxs.append((code.file, code.function, state.frame_id, stack))
         if is_resumed:
-            state.line = None  # the yield line was recorded when it yielded
+            # The yield/await line was recorded when it suspended; it is recorded again when it
+            # finishes (e.g. `x = yield` or `y = await f()` only assign after resuming).
+            line = frame.f_lineno
+            state.line = code.starts.get(line, line)
         elif parent is not None and parent.line is not None:
             self.record(parent, None, parent.line, "call")
             if frame.f_back is not None and frame.f_back.f_code is self.main_code:
@@ -379,7 +333,7 @@ class TraceSession:
                              "line": line, "comment": comment})  # fmt: skip
 
     def record(self, state: _Frame, frame: Any, line: int, event: str,
-               returned: Any = _NO_RETURN) -> None:  # fmt: skip
+               returned: Any = _NO_RETURN, is_quiet: bool = False) -> None:  # fmt: skip
         """Record a step that needs more than (context, line): directives, output, events."""
         directives = state.code.directives
         if line in directives.hidden_lines:
@@ -395,7 +349,7 @@ class TraceSession:
         if event == "line":
             names = directives.inspect.get(line)
             if names:
-                self._inspect(state, frame, names, line, extra)
+                self._inspect(state, frame, names, line, extra, is_quiet)
             cleared = directives.clear.get(line)
             if cleared:
                 extra["cleared"] = list(cleared)
@@ -408,8 +362,11 @@ class TraceSession:
             self.extras[index] = extra
 
     def _inspect(self, state: _Frame, frame: types.FrameType, names: tuple[str, ...], line: int,
-                 extra: dict[str, Any]) -> None:  # fmt: skip
-        """Serialize the inspected names whose value changed since this frame last showed them."""
+                 extra: dict[str, Any], is_quiet: bool = False) -> None:  # fmt: skip
+        """Serialize the inspected names whose value changed since this frame last showed them.
+
+        `is_quiet`: a suspension (yield/await) where names assigned by that line are not set yet.
+        """
         local_vars, global_vars = frame.f_locals, frame.f_globals
         for name in names:
             head, *attrs = name.split(".")
@@ -419,12 +376,14 @@ class TraceSession:
                 elif head in global_vars:
                     obj = global_vars[head]
                 else:
-                    obj = getattr(global_vars.get("__builtins__"), head)
+                    obj = getattr(builtins, head)
                 for attr in attrs:
                     obj = getattr(obj, attr)
             except Exception:  # AttributeError, or a property that raises
-                where = f"{self.files[state.code.file].rel_path}:{line}"
-                self.warnings.append(f"'@inspect {name}' at {where}: {name!r} is not defined there")
+                if not is_quiet:
+                    where = f"{self.files[state.code.file].rel_path}:{line}"
+                    message = f"'@inspect {name}' at {where}: {name!r} is not defined there"
+                    self.warnings.append(message)
                 continue
             if type(obj) in _IMMUTABLE and state.last.get(name, _NO_RETURN) is obj:
                 continue
@@ -445,103 +404,41 @@ class TraceSession:
         if state.line is None or state.line in state.code.directives.hidden_lines:
             return
         self.last_exc_id = id(exc)
-        stack = [
-            f for f in traceback.extract_stack(frame) if not f.filename.startswith(_PACKAGE_DIR)
-        ]
+        stack = runner.lecture_frames(traceback.extract_stack(frame))
         self.record(state, frame, state.line, "exception")
         index = len(self.steps) - 1
         self.extras.setdefault(index, {"event": "exception"})["exception"] = dataclasses.asdict(
-            _exception_info(exc, stack)
+            runner.exception_info(exc, stack)
         )
         self.last_exc_step = index
 
-    # ---- running --------------------------------------------------------------------------------
+    # ---- running (process set-up lives in execlecture/runner.py) -------------------------------
 
     def prepare(self) -> tuple[types.CodeType, str]:
         """Read, compile and check the lecture; raises ValueError for bad input (nothing runs)."""
-        path = self.lecture_path
-        if not path.is_file():
-            raise ValueError(f"no lecture file {str(path)!r} (expected a .py file)")
-        text = path.read_text(encoding="utf-8")
-        try:
-            tree = ast.parse(text, filename=str(path))
-            code = compile(tree, str(path), "exec", dont_inherit=True)
-        except SyntaxError as exc:
-            rel = os.path.relpath(path, self.cwd)
-            raise ValueError(f"syntax error at {rel}:{exc.lineno}: {exc.msg}") from None
-        functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
-        if "main" not in functions:
-            rel = os.path.relpath(path, self.cwd)
-            raise ValueError(
-                f"lecture {rel!r} has no top-level main() function (expected the outline)"
-            )
-        for name, node in functions.items():
-            doc = ast.get_docstring(node)
-            if doc:
-                self.section_titles[name] = doc.strip().splitlines()[0]
-        doc = ast.get_docstring(tree)
-        if doc:
-            self.title = doc.strip().splitlines()[0]
-        self._add_file(str(path))
-        return code, text
+        return runner.prepare(self)
 
     def run(self) -> None:
         """Run the lecture's module body, then main() under the hook; exceptions are recorded."""
-        code, _ = self.prepare()
-        saved_path, saved_cwd, saved_argv = list(sys.path), os.getcwd(), sys.argv
-        name = self.lecture_path.stem
-        saved_module = sys.modules.get(name)
-        module = types.ModuleType(name)
-        module.__file__ = str(self.lecture_path)
-        saved_streams = sys.stdout, sys.stderr
-        token = api.set_sink(_Sink(self))
-        start = time.perf_counter()
-        try:
-            os.chdir(self.lecture_path.parent)
-            sys.path[:0] = [str(self.lecture_path.parent), str(self.cwd)]
-            sys.argv = [str(self.lecture_path)]
-            sys.modules[name] = module
-            sys.stdout = _Tee(saved_streams[0], self, "stdout")
-            sys.stderr = _Tee(saved_streams[1], self, "stderr")
-            self._run_module(code, module)
-        finally:
-            self.duration_s = time.perf_counter() - start
-            sys.stdout, sys.stderr = saved_streams
-            api.reset_sink(token)
-            sys.path[:] = saved_path
-            sys.argv = saved_argv
-            os.chdir(saved_cwd)
-            if saved_module is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = saved_module
+        runner.run_session(self)
         self._finish_exception()
 
-    def _run_module(self, code: types.CodeType, module: types.ModuleType) -> None:
+    def hook_main(self, main: Any) -> None:
+        """Call the lecture's main() with the hook installed; the previous hook is restored."""
+        self.main_code = main.__code__
+        previous = sys.gettrace()
+        sys.settrace(self._make_global_hook())
         try:
-            exec(code, module.__dict__)
-            main = module.__dict__["main"]
-            self.main_code = main.__code__
-            previous = sys.gettrace()
-            sys.settrace(self._make_global_hook())
-            try:
-                main()
-            finally:
-                sys.settrace(previous)
-        except KeyboardInterrupt:
-            raise
-        except SystemExit as exc:
-            if exc.code not in (None, 0):
-                self.exception = exc
-        except Exception as exc:
-            self.exception = exc
+            main()
+        finally:
+            sys.settrace(previous)
 
     def _finish_exception(self) -> None:
         """Make sure an uncaught exception is the last step, with its full traceback."""
         exc = self.exception
         if exc is None:
             return
-        info = dataclasses.asdict(_exception_info(exc))
+        info = dataclasses.asdict(runner.exception_info(exc))
         last = self.num_steps - 1
         if id(exc) == self.last_exc_id and self.last_exc_step == last >= 0:
             self.extras[last]["exception"] = info

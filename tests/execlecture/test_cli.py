@@ -163,6 +163,18 @@ def test_include_records_library_lines(workdir: Path) -> None:
     assert included.steps[1].values["r"] == {"kind": "int", "value": 8}
 
 
+@pytest.mark.parametrize(
+    ("args", "module"), [(["serve"], "viewer.server"), (["build"], "viewer.build")]
+)
+def test_serve_and_build_without_the_viewer_fail_clearly(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    args: list[str], module: str,
+) -> None:  # fmt: skip
+    monkeypatch.setitem(sys.modules, module, None)  # makes the import fail, viewer merged or not
+    assert main(args) == 2
+    assert f"the viewer is not available ({module} failed to import" in capsys.readouterr().err
+
+
 def test_python_dash_m_entry_point(workdir: Path) -> None:
     (workdir / "lec.py").write_text(GOOD)
     env = {**os.environ, "PYTHONPATH": str(REPO)}

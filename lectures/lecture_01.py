@@ -563,7 +563,7 @@ def unit_scaling_laws():
     link("https://arxiv.org/abs/2407.21783", title="Llama Team 2024: The Llama 3 Herd of Models")
 
 
-def count(x):
+def count(x):  # @hide
     """A large count in words: 1.4e9 -> "1.4B", 2.5e11 -> "250B"."""
     for scale, suffix in [(1e12, "T"), (1e9, "B"), (1e6, "M")]:
         if x >= scale:
@@ -571,7 +571,7 @@ def count(x):
     return f"{x:,.0f}"
 
 
-def sci(x):
+def sci(x):  # @hide
     """A float as LaTeX scientific notation: 1.5e22 -> "1.5 \\times 10^{22}"."""
     exponent = math.floor(math.log10(x))
     return f"{x / 10**exponent:.1f} \\times 10^{{{exponent}}}"
@@ -910,7 +910,8 @@ def bpe_by_hand():
     )
     link(BPETokenizer)
     tokenizer = BPETokenizer(merges)
-    assert BPETokenizer.train(string, num_merges=3).merges == merges  # the same loop, same merges
+    # The same loop, packaged as a training method, learns the same merges.
+    assert BPETokenizer.train(string, num_merges=3).merges == merges  # @stepover
     encoded = tokenizer.encode("the hat")  # @inspect encoded
     decoded = tokenizer.decode(encoded)  # @inspect decoded
     text(f"`'the hat'` becomes {len(encoded)} tokens and decodes back to `{decoded!r}`.")
@@ -929,9 +930,9 @@ def pretokenization():
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "cat.txt"
         path.write_text(string, encoding="utf-8")
-        _, library_merges = train_bpe(path, vocab_size=256 + 3)
+        _, library_merges = train_bpe(path, vocab_size=256 + 3)  # @stepover
     library = readable(library_merges)  # @inspect library
-    plain = BPETokenizer.train(string, num_merges=3)  # the loop above, packaged
+    plain = BPETokenizer.train(string, num_merges=3)  # @stepover
     by_hand = readable(
         [(plain.vocab[a], plain.vocab[b]) for a, b in plain.merges]
     )  # @inspect by_hand
@@ -984,10 +985,17 @@ def compression_vs_vocab_size():
         "Compression on the (unseen) TinyStories sample:"
     )
     stories = read_tinystories()
+    with tempfile.TemporaryDirectory() as tmp:  # check the claim once, at a quarter of the merges
+        path = Path(tmp) / "corpus.en"
+        path.write_text(read_corpus(), encoding="utf-8")
+        _, smaller = train_bpe(
+            path, vocab_size=257 + num_merges // 4, special_tokens=[END_OF_TEXT]
+        )  # @stepover
+    assert smaller == merges[: num_merges // 4]
     sizes = sorted({0, num_merges // 8, num_merges // 4, num_merges // 2, num_merges})
     ratios = {}
     for k in sizes:
-        prefix_tokenizer = Tokenizer(vocab, merges[:k], special_tokens=[END_OF_TEXT])
+        prefix_tokenizer = truncated_tokenizer(vocab, merges, k)
         ratios[257 + k] = compression_ratio(stories, prefix_tokenizer)  # @inspect ratios
     gpt2 = load_gpt2_tokenizer()  # @stepover
     gpt2_ratio = compression_ratio(stories, gpt2)  # @inspect gpt2_ratio
@@ -1010,6 +1018,16 @@ def compression_vs_vocab_size():
     )
 
 
+def truncated_tokenizer(vocab, merges, num_merges):
+    """The tokenizer made by the first `num_merges` merges: the vocabulary keeps only their tokens."""
+    kept = {bytes([b]) for b in range(256)} | {END_OF_TEXT.encode("utf-8")}
+    kept |= {a + b for a, b in merges[:num_merges]}
+    # subtle: the vocabulary must shrink too, since Tokenizer maps a pre-token that is already
+    # a whole vocabulary entry straight to its id (as tiktoken does).
+    kept_vocab = {i: token for i, token in vocab.items() if token in kept}
+    return Tokenizer(kept_vocab, merges[:num_merges], special_tokens=[END_OF_TEXT])
+
+
 def read_corpus():
     """The tokenizer's training text: corpus.en (a prefix of it in smoke mode)."""
     return data_path("corpus.en").read_text(encoding="utf-8")[:CORPUS_BYTES]
@@ -1024,7 +1042,7 @@ def train_corpus_tokenizer():
         return train_bpe(path, vocab_size=BPE_VOCAB_SIZE, special_tokens=[END_OF_TEXT])
 
 
-def readable(merges):
+def readable(merges):  # @hide
     """Merges as pairs of strings: [(b" ", b"t")] -> [(" ", "t")] (partial UTF-8 shows as U+FFFD)."""
     return [
         (a.decode("utf-8", errors="replace"), b.decode("utf-8", errors="replace"))
@@ -1032,7 +1050,7 @@ def readable(merges):
     ]
 
 
-def format_merges(merges):
+def format_merges(merges):  # @hide
     """Readable merges as markdown: [(" ", "t")] -> "`' '+'t'`"."""
     return ", ".join(f"`{a!r}+{b!r}`" for a, b in merges)
 

@@ -611,7 +611,8 @@ def unit_data():
     )
     link("https://arxiv.org/abs/2107.06499", title="Lee+ 2021: deduplication")
     text(
-        "Even a small, curated corpus has duplicates. Exact line duplicates in the `corpus.en` file we train a tokenizer on below:"
+        "Even a small, curated corpus has duplicates. Exact line duplicates in `corpus.en`, the "
+        "file we train a tokenizer on below:"
     )
     lines = data_path("corpus.en").read_text(encoding="utf-8").splitlines()
     counts = Counter(line for line in lines if line.strip())
@@ -718,7 +719,7 @@ def tokenization_examples():
         "and merges files; here it is on a few strings (an interactive playground for many "
         "tokenizers is linked below)."
     )
-    link("https://tiktokenizer.vercel.app/?encoder=gpt2", title="Tiktokenizer (interactive)")
+    link("https://tiktokenizer.vercel.app/", title="Tiktokenizer (interactive)")
     gpt2 = load_gpt2_tokenizer()  # @stepover
     vocab_size = len(gpt2.vocab)  # @inspect vocab_size
     num_merges = len(gpt2.merges)  # @inspect num_merges

@@ -1,0 +1,287 @@
+"""Rung 5: the fast byte-level BPE tokenizer, with special tokens and GPT-2's files.
+
+Same merges as `BPETokenizer`, applied per GPT-2 pre-token by merge rank (lowest rank first, as
+GPT-2's encoder.py does), with caches of segment -> ids and pre-token -> ids, so a repeated word
+costs one dict lookup.
+Special tokens are cut out before pre-tokenization and are never split; the longest one wins.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from itertools import chain, repeat
+from pathlib import Path
+from typing import NoReturn
+
+import numpy as np
+
+from lm.tokenizer import gpt2_files
+from lm.tokenizer.pretokenize import (
+    GPT2_REGEX,
+    SEGMENT_REGEX,
+    last_safe_cut,
+    special_tokens_regex,
+)
+
+# encode_iterable buffers at least this many characters before looking for a safe cut.
+STREAM_BUFFER_CHARS = 1 << 16
+# The pre-token cache is dropped past this many entries (bounds memory on huge inputs).
+MAX_CACHE_ENTRIES = 1 << 20
+
+# decode uses numpy from this many ids on (below it, joining bytes in Python is faster)
+NUMPY_DECODE_MIN = 256
+# (rank, id) of a pair that no merge joins: sorts after every real merge.
+NO_MERGE = (float("inf"), -1)
+
+VOCAB_FILE = "vocab.json"
+MERGES_FILE = "merges.txt"
+SPECIAL_TOKENS_FILE = "special_tokens.txt"
+
+
+class _Cache(dict[str, tuple[int, ...]]):
+    """text -> its ids; a miss computes them with `compute` and remembers the answer."""
+
+    def __init__(self, compute: Callable[[str], tuple[int, ...]]) -> None:
+        super().__init__()
+        self._compute = compute
+
+    def __missing__(self, text: str) -> tuple[int, ...]:
+        if len(self) >= MAX_CACHE_ENTRIES:
+            self.clear()
+        ids = self[text] = self._compute(text)
+        return ids
+
+
+class _FlatVocab:
+    """All token bytes in one array, with each id's offset and length (-1 for unused ids)."""
+
+    def __init__(self, vocab: dict[int, bytes]) -> None:
+        size = max(vocab) + 1
+        ids = np.fromiter(vocab.keys(), dtype=np.int64, count=len(vocab))
+        token_lengths = np.fromiter(map(len, vocab.values()), dtype=np.int64, count=len(vocab))
+        self.lengths = np.full(size, -1, dtype=np.int64)
+        self.lengths[ids] = token_lengths
+        self.offsets = np.zeros(size, dtype=np.int64)
+        self.offsets[ids] = np.cumsum(token_lengths) - token_lengths
+        self.data = np.frombuffer(b"".join(vocab.values()), dtype=np.uint8)
+
+
+class Tokenizer:
+    """Byte-level BPE: `Tokenizer(vocab, merges, ["<|endoftext|>"]).encode("hi<|endoftext|>")`."""
+
+    def __init__(
+        self,
+        vocab: dict[int, bytes],
+        merges: list[tuple[bytes, bytes]],
+        special_tokens: list[str] | None = None,
+    ) -> None:
+        self.vocab = dict(vocab)
+        self.merges = list(merges)
+        self.special_tokens = list(dict.fromkeys(special_tokens or []))
+        self._token_to_id = {token: i for i, token in self.vocab.items()}
+        if len(self._token_to_id) != len(self.vocab):
+            raise ValueError("Tokenizer: the vocabulary maps two ids to the same bytes")
+        for token in self.special_tokens:
+            token_bytes = token.encode("utf-8")
+            if token_bytes not in self._token_to_id:  # new special tokens go after the last id
+                new_id = max(self.vocab, default=-1) + 1
+                self.vocab[new_id] = token_bytes
+                self._token_to_id[token_bytes] = new_id
+        self._special_to_id = {t: self._token_to_id[t.encode("utf-8")] for t in self.special_tokens}
+        self._special_regex = special_tokens_regex(self.special_tokens)
+        self._byte_ids = self._single_byte_ids()
+        self._ranks = self._merge_ranks()
+        self._merged_pair = {new_id: pair for pair, (_, new_id) in self._ranks.items()}
+        # Two levels: a segment (whitespace + non-space run, see pretokenize.segment) is looked up
+        # whole; on a miss its GPT-2 pre-tokens are looked up, and only new pre-tokens run BPE.
+        self._pretoken_cache = _Cache(self._bpe)
+        self._segment_cache = _Cache(self._encode_segment)
+        self._flat: _FlatVocab | None = None  # built on the first long decode
+
+    def _single_byte_ids(self) -> list[int]:
+        missing = [b for b in range(256) if bytes([b]) not in self._token_to_id]
+        if missing:
+            raise ValueError(f"Tokenizer: the vocabulary lacks single bytes {missing[:8]!r}...")
+        return [self._token_to_id[bytes([b])] for b in range(256)]
+
+    def _merge_ranks(self) -> dict[tuple[int, int], tuple[int, int]]:
+        """(left id, right id) -> (rank, merged id)."""
+        ranks = {}
+        get = self._token_to_id.get
+        for rank, (a, b) in enumerate(self.merges):
+            ids = (get(a), get(b), get(a + b))
+            if None in ids:
+                raise ValueError(
+                    f"Tokenizer: merge #{rank} {(a, b)!r} uses a token missing from the vocabulary"
+                )
+            ranks.setdefault((ids[0], ids[1]), (rank, ids[2]))
+        return ranks
+
+    @classmethod
+    def from_files(
+        cls,
+        vocab_path: str | os.PathLike[str],
+        merges_path: str | os.PathLike[str],
+        special_tokens: list[str] | None = None,
+    ) -> Tokenizer:
+        """Load GPT-2 format files (`vocab.json` + `merges.txt`)."""
+        return cls(
+            gpt2_files.read_vocab(vocab_path), gpt2_files.read_merges(merges_path), special_tokens
+        )
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> Tokenizer:
+        """Load what `save(directory)` wrote."""
+        directory = Path(directory)
+        specials_path = directory / SPECIAL_TOKENS_FILE
+        specials = []
+        if specials_path.exists():
+            specials = [s for s in specials_path.read_text(encoding="utf-8").split("\n") if s]
+        return cls.from_files(directory / VOCAB_FILE, directory / MERGES_FILE, specials)
+
+    def save(self, directory: str | os.PathLike[str]) -> None:
+        """Write vocab.json, merges.txt (GPT-2 format) and special_tokens.txt (one per line)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        gpt2_files.write_vocab(directory / VOCAB_FILE, self.vocab)
+        gpt2_files.write_merges(directory / MERGES_FILE, self.merges)
+        if any("\n" in s for s in self.special_tokens):
+            raise ValueError(
+                f"save: special tokens {self.special_tokens!r} may not contain newlines"
+            )
+        gpt2_files._write_atomic(
+            directory / SPECIAL_TOKENS_FILE, "".join(s + "\n" for s in self.special_tokens)
+        )
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    def _bpe(self, pretoken: str) -> tuple[int, ...]:
+        """Merge one pre-token's bytes, lowest merge rank first: " the" -> (262,) with GPT-2.
+
+        A pre-token that is itself a token maps straight to it, as tiktoken does (and skips the
+        merge loop for most frequent words).
+        """
+        data = pretoken.encode("utf-8")
+        whole = self._token_to_id.get(data)
+        if whole is not None:
+            return (whole,)
+        parts = list(map(self._byte_ids.__getitem__, data))
+        get, merged_pair = self._ranks.get, self._merged_pair
+        while len(parts) > 1:
+            # min over (rank, merged id) of every adjacent pair, in C; NO_MERGE when none merges
+            _, new_id = min(map(get, zip(parts, parts[1:], strict=False), repeat(NO_MERGE)))
+            if new_id < 0:
+                break
+            a, b = merged_pair[new_id]
+            remaining, i = parts.count(a), 0  # occurrences of a at or after i
+            while remaining:
+                i = parts.index(a, i)
+                remaining -= 1
+                if i + 1 < len(parts) and parts[i + 1] == b:
+                    parts[i] = new_id
+                    del parts[i + 1]
+                    remaining -= a == b  # the b just consumed was an a too
+                i += 1
+        return tuple(parts)
+
+    def _encode_segment(self, segment: str) -> tuple[int, ...]:
+        pretokens = GPT2_REGEX.findall(segment)
+        return tuple(chain.from_iterable(map(self._pretoken_cache.__getitem__, pretokens)))
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        """Encode ignoring special tokens (they are encoded as plain text)."""
+        segments = SEGMENT_REGEX.findall(text)
+        return list(chain.from_iterable(map(self._segment_cache.__getitem__, segments)))
+
+    def encode(self, text: str) -> list[int]:
+        """ "hello world" -> [31373, 995] with GPT-2's files; special tokens map to their own id."""
+        if self._special_regex is None:
+            return self.encode_ordinary(text)
+        ids: list[int] = []
+        lookup = self._segment_cache.__getitem__
+        findall = SEGMENT_REGEX.findall
+        for i, part in enumerate(self._special_regex.split(text)):
+            if i % 2:
+                ids.append(self._special_to_id[part])
+            elif part:
+                ids.extend(chain.from_iterable(map(lookup, findall(part))))
+        return ids
+
+    def encode_iterable(self, iterable: Iterable[str]) -> Iterator[int]:
+        """Stream ids for a stream of text (e.g. an open file); equals `encode("".join(iterable))`.
+
+        Memory is bounded by STREAM_BUFFER_CHARS plus the longest stretch without a safe cut.
+        """
+        pieces: list[str] = []
+        size = 0
+        threshold = STREAM_BUFFER_CHARS
+        for chunk in iterable:
+            pieces.append(chunk)
+            size += len(chunk)
+            if size < threshold:
+                continue
+            buffer = "".join(pieces)
+            cut = last_safe_cut(buffer, self.special_tokens, start=len(buffer) // 2)
+            if cut == 0:  # no safe cut yet: read on, and look again once the buffer doubled
+                pieces, threshold = [buffer], 2 * size
+                continue
+            yield from self.encode(buffer[:cut])
+            pieces, size, threshold = [buffer[cut:]], len(buffer) - cut, STREAM_BUFFER_CHARS
+        yield from self.encode("".join(pieces))
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """[31373, 995] -> "hello world"; bytes that are not valid UTF-8 become U+FFFD."""
+        return self.decode_bytes(ids).decode("utf-8", errors="replace")
+
+    def decode_bytes(self, ids: Iterable[int]) -> bytes:
+        """[31373] -> b"hello"."""
+        if not isinstance(ids, list | tuple | np.ndarray):
+            ids = list(ids)
+        if len(ids) < NUMPY_DECODE_MIN:
+            try:
+                return b"".join(map(self.vocab.__getitem__, ids))
+            except KeyError as e:
+                self._raise_unknown_id(e.args[0])
+        return self._decode_numpy(np.asarray(ids))
+
+    def _decode_numpy(self, ids: np.ndarray) -> bytes:
+        """Gather every token's bytes from one flat buffer: a handful of numpy passes instead of
+        one Python-level lookup per id (about 2x faster for long inputs)."""
+        if self._flat is None:
+            self._flat = _FlatVocab(self.vocab)
+        flat = self._flat
+        if ids.size == 0:
+            return b""
+        if ids.dtype.kind not in "iu":
+            raise ValueError(f"Tokenizer.decode: ids must be integers, got dtype {ids.dtype}")
+        if ids.min() < 0 or ids.max() >= len(flat.lengths):
+            self._raise_unknown_id(next(i for i in ids.tolist() if i not in self.vocab))
+        lengths = flat.lengths[ids]  # (N,)
+        if (lengths < 0).any():
+            self._raise_unknown_id(int(ids[np.argmax(lengths < 0)]))
+        ends = np.cumsum(lengths)  # (N,) end of each token in the output
+        # output byte k of token j comes from offsets[j] + (k - start_j): repeat the shift per byte
+        index = np.repeat(flat.offsets[ids] - (ends - lengths), lengths)  # (total,)
+        index += np.arange(int(ends[-1]), dtype=np.int64)
+        return flat.data[index].tobytes()
+
+    def _raise_unknown_id(self, token_id: object) -> NoReturn:
+        raise ValueError(
+            f"Tokenizer.decode: id {token_id!r} is outside the vocabulary "
+            f"({len(self.vocab)} ids, max {max(self.vocab)})"
+        )
+
+    def __getstate__(self) -> dict[str, object]:
+        return {"vocab": self.vocab, "merges": self.merges, "special_tokens": self.special_tokens}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__init__(state["vocab"], state["merges"], state["special_tokens"])  # type: ignore[misc,arg-type]
+
+    def encode_batch(self, texts: list[str], num_workers: int = 2) -> list[list[int]]:
+        """`[self.encode(t) for t in texts]` on `num_workers` processes."""
+        from lm.tokenizer.parallel_encode import encode_batch
+
+        return encode_batch(self, texts, num_workers)

@@ -1,0 +1,121 @@
+"""Encoding many texts or one big file with several processes (the GIL keeps threads from helping).
+
+Each worker holds its own `Tokenizer` (and its own pre-token cache) and sends back numpy arrays,
+which pickle far faster than lists of ints. `encode_file` writes a `.npy` of token ids (uint16 when
+the vocabulary fits) through `np.lib.format.open_memmap`, streaming: memory stays bounded by a few
+chunks whatever the file size.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from lm.tokenizer.bpe import Tokenizer
+from lm.tokenizer.file_chunks import chunk_boundaries, start_method
+
+# encode_file hands each worker about this many bytes at a time.
+CHUNK_BYTES = 4 << 20
+# ids are copied from the temporary raw file into the .npy in blocks of this many.
+COPY_BLOCK = 1 << 24
+
+_worker_tokenizer: Tokenizer | None = None
+
+
+def _init_worker(tokenizer: Tokenizer) -> None:
+    global _worker_tokenizer
+    _worker_tokenizer = tokenizer
+
+
+def _encode_texts(texts: Sequence[str]) -> list[np.ndarray]:
+    assert _worker_tokenizer is not None
+    return [np.array(_worker_tokenizer.encode(t), dtype=np.uint32) for t in texts]
+
+
+def encode_batch(
+    tokenizer: Tokenizer, texts: Sequence[str], num_workers: int = 2
+) -> list[list[int]]:
+    """`[tokenizer.encode(t) for t in texts]`, computed by `num_workers` processes."""
+    if num_workers <= 1 or len(texts) <= 1:
+        return [tokenizer.encode(t) for t in texts]
+    per_job = max(1, len(texts) // (num_workers * 4))
+    jobs = [texts[i : i + per_job] for i in range(0, len(texts), per_job)]
+    with _pool(tokenizer, num_workers) as pool:
+        return [a.tolist() for arrays in pool.imap(_encode_texts, jobs) for a in arrays]
+
+
+def _pool(tokenizer: Tokenizer, num_workers: int) -> multiprocessing.pool.Pool:
+    context = multiprocessing.get_context(start_method())
+    return context.Pool(num_workers, initializer=_init_worker, initargs=(tokenizer,))
+
+
+def _encode_range(job: tuple[str, int, int]) -> np.ndarray:
+    path, lo, hi = job
+    with open(path, "rb") as f:
+        f.seek(lo)
+        data = f.read(hi - lo)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path!r} is not UTF-8 at byte {lo + e.start} ({e.reason})") from None
+    assert _worker_tokenizer is not None
+    return np.array(_worker_tokenizer.encode(text), dtype=np.uint32)
+
+
+def id_dtype(tokenizer: Tokenizer) -> np.dtype:
+    """uint16 when every id fits (GPT-2's 50,257 do), else uint32."""
+    return np.dtype(np.uint16 if max(tokenizer.vocab) < 1 << 16 else np.uint32)
+
+
+def encode_file(
+    tokenizer: Tokenizer,
+    input_path: str | os.PathLike[str],
+    out_path: str | os.PathLike[str],
+    num_workers: int = 2,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Encode a UTF-8 file into a .npy of ids (written atomically); returns the number of ids."""
+    path, out = Path(input_path), Path(out_path)
+    if not path.is_file():
+        raise ValueError(f"encode_file: input file {str(path)!r} does not exist")
+    size = path.stat().st_size
+    bounds = chunk_boundaries(path, max(num_workers, size // CHUNK_BYTES), tokenizer.special_tokens)
+    jobs = [(str(path), lo, hi) for lo, hi in zip(bounds, bounds[1:], strict=False)]
+    dtype = id_dtype(tokenizer)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        raw = Path(tmp) / "ids.bin"
+        num_ids = 0
+        with raw.open("wb") as f:
+            for (_, _, hi), ids in zip(
+                jobs, _encoded_chunks(tokenizer, jobs, num_workers), strict=True
+            ):
+                f.write(ids.astype(dtype).tobytes())
+                num_ids += len(ids)
+                if progress:
+                    progress(hi, size)
+        staged = Path(tmp) / out.name
+        array = np.lib.format.open_memmap(staged, mode="w+", dtype=dtype, shape=(num_ids,))
+        source = np.memmap(raw, dtype=dtype, mode="r", shape=(num_ids,)) if num_ids else array
+        for start in range(0, num_ids, COPY_BLOCK):
+            array[start : start + COPY_BLOCK] = source[start : start + COPY_BLOCK]
+        array.flush()
+        del array, source
+        os.replace(staged, out)
+    return num_ids
+
+
+def _encoded_chunks(
+    tokenizer: Tokenizer, jobs: list[tuple[str, int, int]], num_workers: int
+) -> Iterator[np.ndarray]:
+    if num_workers <= 1 or len(jobs) == 1:
+        _init_worker(tokenizer)
+        yield from map(_encode_range, jobs)
+        return
+    with _pool(tokenizer, num_workers) as pool:
+        yield from pool.imap(_encode_range, jobs)

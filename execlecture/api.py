@@ -33,7 +33,9 @@ class RenderSink(Protocol):
     def code_location(self, obj: Any) -> dict[str, Any] | None: ...
 
 
-_SINK: contextvars.ContextVar[RenderSink | None] = contextvars.ContextVar("execlecture_sink", default=None)
+_SINK: contextvars.ContextVar[RenderSink | None] = contextvars.ContextVar(
+    "execlecture_sink", default=None
+)
 _ECHO: contextvars.ContextVar[bool] = contextvars.ContextVar("execlecture_echo", default=False)
 
 
@@ -67,7 +69,9 @@ def _check_style(style: dict[str, str] | None, verb: str) -> dict[str, str]:
     if not isinstance(style, dict) or not all(
         isinstance(k, str) and isinstance(v, str | int | float) for k, v in style.items()
     ):
-        raise TypeError(f"{verb}(style=...): expected a dict of CSS property -> value, got {style!r}")
+        raise TypeError(
+            f"{verb}(style=...): expected a dict of CSS property -> value, got {style!r}"
+        )
     return {k: str(v) for k, v in style.items()}
 
 
@@ -80,7 +84,9 @@ def text(markdown: str, *, style: dict[str, str] | None = None, verbatim: bool =
         verbatim: show as preformatted text instead of markdown (default False).
     """
     if not isinstance(markdown, str):
-        raise TypeError(f"text(): expected a str of markdown, got {type(markdown).__name__} {markdown!r:.60}")
+        raise TypeError(
+            f"text(): expected a str of markdown, got {type(markdown).__name__} {markdown!r:.60}"
+        )
     kind = "verbatim" if verbatim else "markdown"
     _emit(Rendering(kind=kind, text=markdown, style=_check_style(style, "text")))
 
@@ -107,7 +113,10 @@ def _png_from_array(array: Any) -> bytes:
     if a.ndim == 2:
         a = a[:, :, None]
     if a.ndim != 3 or a.shape[2] not in (1, 3, 4):
-        raise ValueError(f"image(): array shape {tuple(np.shape(array))!r} (expected [H, W], [H, W, 3] or [H, W, 4])")
+        raise ValueError(
+            f"image(): array shape {tuple(np.shape(array))!r} "
+            "(expected [H, W], [H, W, 3] or [H, W, 4])"
+        )
     height, width, channels = a.shape
     color_type = {1: 0, 3: 2, 4: 6}[channels]
     raw = b"".join(b"\x00" + a[y].tobytes() for y in range(height))
@@ -116,14 +125,24 @@ def _png_from_array(array: Any) -> bytes:
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
 
     header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw, 6))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _data_url(data: bytes, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-def image(path_or_array: str | Path | Any, width: int | None = None, *, style: dict[str, str] | None = None) -> None:
+def image(
+    path_or_array: str | Path | Any,
+    width: int | None = None,
+    *,
+    style: dict[str, str] | None = None,
+) -> None:
     """Show an image from a file path, an http(s) URL, or an array (embedded as a data URL).
 
     Args:
@@ -142,15 +161,21 @@ def image(path_or_array: str | Path | Any, width: int | None = None, *, style: d
             raise ValueError(f"image(): no such file {str(path)!r} (relative to {Path.cwd()})")
         data = path.read_bytes()
         if len(data) > MAX_IMAGE_BYTES:
-            raise ValueError(f"image(): {str(path)!r} is {len(data)} bytes (limit {MAX_IMAGE_BYTES})")
+            raise ValueError(
+                f"image(): {str(path)!r} is {len(data)} bytes (limit {MAX_IMAGE_BYTES})"
+            )
         mime = mimetypes.guess_type(path.name)[0] or ""
         if not mime.startswith("image/"):
-            raise ValueError(f"image(): {str(path)!r} is not an image file (type {mime or 'unknown'!r})")
+            raise ValueError(
+                f"image(): {str(path)!r} is not an image file (type {mime or 'unknown'!r})"
+            )
         src = _data_url(data, mime)
     elif hasattr(path_or_array, "shape"):
         src = _data_url(_png_from_array(path_or_array), "image/png")
     else:
-        raise TypeError(f"image(): expected a path, URL or array, got {type(path_or_array).__name__}")
+        raise TypeError(
+            f"image(): expected a path, URL or array, got {type(path_or_array).__name__}"
+        )
     _emit(Rendering(kind="image", src=src, width=width, style=_check_style(style, "image")))
 
 
@@ -179,7 +204,11 @@ def link(
         code = sink.code_location(target) if sink is not None else None
         if code is None:
             try:
-                code = {"path": inspect.getsourcefile(target), "line": inspect.getsourcelines(target)[1], "name": name}
+                code = {
+                    "path": inspect.getsourcefile(target),
+                    "line": inspect.getsourcelines(target)[1],
+                    "name": name,
+                }
             except (TypeError, OSError):
                 code = {"name": name}
         _emit(Rendering(kind="link", text=label, code=code))
@@ -195,8 +224,12 @@ def link(
         "url": href, "description": description, "notes": notes,
     }  # fmt: skip
     reference = {k: v for k, v in details.items() if v is not None}
-    is_reference = any(k in reference for k in ("authors", "organization", "date", "description", "notes"))
-    _emit(Rendering(kind="link", text=label, url=href, reference=reference if is_reference else None))
+    is_reference = any(
+        k in reference for k in ("authors", "organization", "date", "description", "notes")
+    )
+    _emit(
+        Rendering(kind="link", text=label, url=href, reference=reference if is_reference else None)
+    )
     return label
 
 
@@ -211,7 +244,10 @@ def plot(figure_or_spec: Any, width: int | None = None) -> None:
         _emit(Rendering(kind="plot", spec=figure_or_spec, width=width))
         return
     if not hasattr(figure_or_spec, "savefig"):
-        raise TypeError(f"plot(): expected a matplotlib Figure or a dict spec, got {type(figure_or_spec).__name__}")
+        raise TypeError(
+            "plot(): expected a matplotlib Figure or a dict spec, "
+            f"got {type(figure_or_spec).__name__}"
+        )
     if _SINK.get() is None and not _ECHO.get():
         return
     buffer = io.StringIO()

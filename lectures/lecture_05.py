@@ -210,8 +210,10 @@ def benchmarking():
     n = MATMUL_SIZES[-1]
     a = torch.randn(n, n, device=DEVICE)
     b = torch.randn(n, n, device=DEVICE)
-    first_call_s = _time_once(lambda: torch.tanh(a @ b))  # @inspect first_call_s
-    median_s = time_fn(lambda: torch.tanh(a @ b), DEVICE, reps=TIMING_REPS)  # @inspect median_s
+    first_call_s = _time_once(lambda: torch.tanh(a @ b))  # @inspect first_call_s @stepover
+    median_s = time_fn(
+        lambda: torch.tanh(a @ b), DEVICE, reps=TIMING_REPS
+    )  # @inspect median_s @stepover
     text(
         f"One cold call took {first_call_s * 1e3:.2f} ms; the median of {TIMING_REPS} warm calls "
         f"{median_s * 1e3:.2f} ms (on {DEVICE}; shared machines make these noisy)."
@@ -219,7 +221,7 @@ def benchmarking():
     rates = {}
     for size in MATMUL_SIZES:
         x = torch.randn(size, size, device=DEVICE)
-        seconds = time_fn(lambda x=x: x @ x, DEVICE, reps=TIMING_REPS)
+        seconds = time_fn(lambda x=x: x @ x, DEVICE, reps=TIMING_REPS)  # @stepover
         rates[size] = 2 * size**3 / seconds / 1e9  # GFLOP/s
     matmul_gflops = {size: round(r, 1) for size, r in rates.items()}  # @inspect matmul_gflops
     text(
@@ -248,7 +250,7 @@ def profiling():
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if HAS_CUDA else [])
     with profile(activities=activities) as prof:
         for _ in range(3):
-            rmsnorm_reference(x, weight)
+            rmsnorm_reference(x, weight)  # @stepover
     table = prof.key_averages().table(
         sort_by="self_cpu_time_total", row_limit=8, max_name_column_width=30
     )
@@ -289,7 +291,7 @@ def fusion():
     x = torch.randn(NORM_ROWS, NORM_DIM)
     weight = torch.ones(NORM_DIM)
     with ByteCounter() as counter:
-        rmsnorm_reference(x, weight)
+        rmsnorm_reference(x, weight)  # @stepover
     eager_ops = counter.ops  # @inspect eager_ops
     eager_bytes = counter.num_bytes  # @inspect eager_bytes
     fused_bytes = (
@@ -322,12 +324,12 @@ def triton_in_one_kernel():
     rows, dim = 3, 17  # odd on purpose: the masks matter
     x = torch.randn(rows, dim, device=DEVICE, requires_grad=True)
     weight = torch.randn(dim, device=DEVICE, requires_grad=True)
-    y_fused = rmsnorm_triton(x, weight)
-    y_fused.sum().backward()
+    y_fused = rmsnorm_triton(x, weight)  # @stepover
+    y_fused.sum().backward()  # @stepover
     grads_fused = (x.grad.clone(), weight.grad.clone())
     x.grad, weight.grad = None, None
-    y_ref = rmsnorm_reference(x, weight)
-    y_ref.sum().backward()
+    y_ref = rmsnorm_reference(x, weight)  # @stepover
+    y_ref.sum().backward()  # @stepover
     forward_error = (y_fused - y_ref).abs().max().item()  # @inspect forward_error
     grad_x_error = (grads_fused[0] - x.grad).abs().max().item()  # @inspect grad_x_error
     grad_weight_error = (
@@ -456,13 +458,13 @@ def flash_attention_backward():
     batch, heads, seq, head_dim = 2, 3, (40 if IS_SMOKE else 150), 16
     shape = (batch, heads, seq, head_dim)
     q, k, v = (torch.randn(shape, requires_grad=True) for _ in range(3))
-    out = FlashAttentionPytorch.apply(q, k, v, True)
+    out = FlashAttentionPytorch.apply(q, k, v, True)  # @stepover
     saved_shapes = [tuple(t.shape) for t in out.grad_fn.saved_tensors]  # @inspect saved_shapes
-    out.sum().backward()
+    out.sum().backward()  # @stepover
     flash_grads = [t.grad.clone() for t in (q, k, v)]
     for t in (q, k, v):
         t.grad = None
-    attention_reference(q, k, v, True).sum().backward()
+    attention_reference(q, k, v, True).sum().backward()  # @stepover
     grad_errors = [
         round((g - t.grad).abs().max().item(), 8)
         for g, t in zip(flash_grads, (q, k, v), strict=True)
@@ -515,10 +517,10 @@ def gpu_numbers():
     q, k, v = (torch.randn(1, 4, seq, 64) for _ in range(3))
     tiled_ms = (
         time_fn(lambda: FlashAttentionPytorch.apply(q, k, v, True), reps=TIMING_REPS) * 1e3
-    )  # @inspect tiled_ms
+    )  # @inspect tiled_ms @stepover
     naive_ms = (
         time_fn(lambda: attention_reference(q, k, v, True), reps=TIMING_REPS) * 1e3
-    )  # @inspect naive_ms
+    )  # @inspect naive_ms @stepover
     text(
         f"Causal attention, 4 heads x {seq} tokens x 64 dims, fp32 on CPU: tiled {tiled_ms:.2f} ms, "
         f"naive {naive_ms:.2f} ms."

@@ -35,7 +35,7 @@ from lm.kernels import (  # noqa: E402
     rmsnorm_triton,
 )
 from lm.kernels.flash_pytorch import flash_forward_tiles  # noqa: E402
-from lm.kernels.rmsnorm import RMSNormTriton  # noqa: E402
+from lm.kernels.fused_rmsnorm import RMSNormTriton  # noqa: E402
 from lm.kernels.timing import time_fn  # noqa: E402
 
 IS_SMOKE = os.environ.get("EXECLECTURE_SMOKE") == "1"

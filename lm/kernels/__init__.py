@@ -7,11 +7,11 @@ The dispatchers (`flash_attention`, `rmsnorm`, ...) pick Triton on CUDA and PyTo
 from lm.kernels.dispatch import flash_attention, matmul, rmsnorm, softmax, swiglu
 from lm.kernels.flash_pytorch import FlashAttentionPytorch, attention_reference
 from lm.kernels.flash_triton import FlashAttentionTriton
+from lm.kernels.fused_rmsnorm import rmsnorm_reference, rmsnorm_triton
+from lm.kernels.fused_swiglu import swiglu_reference, swiglu_triton
 from lm.kernels.launch import IS_INTERPRETING
-from lm.kernels.matmul import matmul_reference, matmul_triton
-from lm.kernels.rmsnorm import rmsnorm_reference, rmsnorm_triton
-from lm.kernels.softmax import softmax_reference, softmax_triton
-from lm.kernels.swiglu import swiglu_reference, swiglu_triton
+from lm.kernels.online_softmax import softmax_reference, softmax_triton
+from lm.kernels.tiled_matmul import matmul_reference, matmul_triton
 
 __all__ = [
     "IS_INTERPRETING",

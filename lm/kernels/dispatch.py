@@ -11,10 +11,10 @@ import torch
 
 from lm.kernels.flash_pytorch import FlashAttentionPytorch
 from lm.kernels.flash_triton import FlashAttentionTriton
-from lm.kernels.matmul import matmul_reference, matmul_triton
-from lm.kernels.rmsnorm import DEFAULT_EPS, rmsnorm_reference, rmsnorm_triton
-from lm.kernels.softmax import softmax_reference, softmax_triton
-from lm.kernels.swiglu import swiglu_reference, swiglu_triton
+from lm.kernels.fused_rmsnorm import DEFAULT_EPS, rmsnorm_reference, rmsnorm_triton
+from lm.kernels.fused_swiglu import swiglu_reference, swiglu_triton
+from lm.kernels.online_softmax import softmax_reference, softmax_triton
+from lm.kernels.tiled_matmul import matmul_reference, matmul_triton
 
 
 def flash_attention(

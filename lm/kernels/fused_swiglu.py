@@ -2,7 +2,7 @@
 
 Shapes: any, gate and up the same (typically (B, T, d_ff), the two projections of x). Eager
 `silu(gate) * up` writes silu(gate) to memory and reads it back; the kernel does it in registers.
-Shazeer 2020, https://arxiv.org/abs/2002.05202. The matmuls around it stay in `matmul.py`/cuBLAS.
+Shazeer 2020, https://arxiv.org/abs/2002.05202. The matmuls around it: `tiled_matmul.py` or cuBLAS.
 """
 
 from __future__ import annotations

@@ -34,6 +34,42 @@ _BWD_CONFIGS = [
     ]
 ]  # fmt: skip
 _INTERPRETER_TILES = {"Q_TILE": 16, "K_TILE": 16}
+LOG2E = tl.constexpr(1.4426950408889634)  # exp(x) = exp2(x * log2(e)): exp2 is the native op
+LN2 = tl.constexpr(0.6931471805599453)
+
+
+@triton.jit
+def _fwd_key_tiles(
+    q, acc, m, row_sum, k_ptr, v_ptr, stride_kn, stride_vn, q_rows, dims,
+    k_start, k_stop, N_KEYS, HEAD_DIM, qk_scale,
+    IS_MASKED: tl.constexpr, IS_CAUSAL: tl.constexpr, UPCAST: tl.constexpr,
+    Q_TILE: tl.constexpr, K_TILE: tl.constexpr,
+):  # fmt: skip
+    """Fold key tiles [k_start, k_stop) into the running (acc, m, row_sum) of one query tile.
+
+    Scores are in log2 units (qk_scale includes log2(e)) so the exponentials are exp2. Only the
+    tiles on the causal diagonal or past the end of the keys pay for masking (IS_MASKED).
+    """
+    for k0 in range(k_start, k_stop, K_TILE):
+        k_rows = k0 + tl.arange(0, K_TILE)  # (K_TILE,)
+        kv_mask = dims[None, :] < HEAD_DIM  # (1, D_BLOCK): padding of the head dim
+        if IS_MASKED:
+            kv_mask = kv_mask & (k_rows[:, None] < N_KEYS)
+        k = tl.load(k_ptr + k_rows[:, None] * stride_kn + dims[None, :], mask=kv_mask, other=0.0)
+        v = tl.load(v_ptr + k_rows[:, None] * stride_vn + dims[None, :], mask=kv_mask, other=0.0)
+        s = dot(q, tl.trans(k), tl.zeros((Q_TILE, K_TILE), dtype=tl.float32), UPCAST) * qk_scale
+        if IS_MASKED:
+            is_valid = k_rows[None, :] < N_KEYS  # (1, K_TILE): keys past the end
+            if IS_CAUSAL:
+                is_valid = is_valid & (k_rows[None, :] <= q_rows[:, None])
+            s = tl.where(is_valid, s, float("-inf"))  # (Q_TILE, K_TILE)
+        m_new = tl.maximum(m, tl.max(s, axis=1))
+        p = tl.exp2(s - m_new[:, None])
+        alpha = tl.exp2(m - m_new)  # rescale old statistics to the new max
+        row_sum = row_sum * alpha + tl.sum(p, axis=1)
+        acc = dot(p.to(v.dtype), v, acc * alpha[:, None], UPCAST)  # (Q_TILE, D_BLOCK)
+        m = m_new
+    return acc, m, row_sum
 
 
 @autotune_on_gpu(_FWD_CONFIGS, key=_KEY)
@@ -46,40 +82,36 @@ def _flash_fwd_kernel(
     Q_TILE: tl.constexpr, K_TILE: tl.constexpr,
 ):  # fmt: skip
     q_tile_idx, b = tl.program_id(0), tl.program_id(1)
-    q_rows = q_tile_idx * Q_TILE + tl.arange(0, Q_TILE)  # (Q_TILE,)
+    q_start = q_tile_idx * Q_TILE
+    q_rows = q_start + tl.arange(0, Q_TILE)  # (Q_TILE,)
     dims = tl.arange(0, D_BLOCK)  # (D_BLOCK,): head dim padded to a power of two
     q_mask = (q_rows[:, None] < N_QUERIES) & (dims[None, :] < HEAD_DIM)
     q = tl.load(
         q_ptr + b * stride_qb + q_rows[:, None] * stride_qn + dims[None, :], mask=q_mask, other=0.0
     )  # (Q_TILE, D_BLOCK): read from HBM once, reused against every key tile
-    m = tl.full((Q_TILE,), float("-inf"), tl.float32)
+    m = tl.full((Q_TILE,), float("-inf"), tl.float32)  # running row max (log2 units)
     row_sum = tl.zeros((Q_TILE,), dtype=tl.float32)
     acc = tl.zeros((Q_TILE, D_BLOCK), dtype=tl.float32)
     k_end = N_KEYS
+    k_full = (N_KEYS // K_TILE) * K_TILE  # key tiles [0, k_full) need no mask
     if IS_CAUSAL:
-        k_end = tl.minimum(N_KEYS, (q_tile_idx + 1) * Q_TILE)  # skip tiles above the diagonal
-    for k0 in range(0, k_end, K_TILE):
-        k_rows = k0 + tl.arange(0, K_TILE)  # (K_TILE,)
-        kv_mask = (k_rows[:, None] < N_KEYS) & (dims[None, :] < HEAD_DIM)
-        k = tl.load(k_ptr + b * stride_kb + k_rows[:, None] * stride_kn + dims[None, :],
-                    mask=kv_mask, other=0.0)  # (K_TILE, D_BLOCK)  # fmt: skip
-        v = tl.load(v_ptr + b * stride_vb + k_rows[:, None] * stride_vn + dims[None, :],
-                    mask=kv_mask, other=0.0)  # (K_TILE, D_BLOCK)  # fmt: skip
-        s = dot(q, tl.trans(k), tl.zeros((Q_TILE, K_TILE), dtype=tl.float32), UPCAST) * scale
-        is_valid = k_rows[None, :] < N_KEYS  # (1, K_TILE): masks keys past the end
-        if IS_CAUSAL:
-            is_valid = is_valid & (k_rows[None, :] <= q_rows[:, None])
-        s = tl.where(is_valid, s, float("-inf"))  # (Q_TILE, K_TILE)
-        m_new = tl.maximum(m, tl.max(s, axis=1))
-        p = tl.exp(s - m_new[:, None])
-        alpha = tl.exp(m - m_new)  # rescale old statistics to the new max
-        row_sum = row_sum * alpha + tl.sum(p, axis=1)
-        acc = dot(p.to(v.dtype), v, acc * alpha[:, None], UPCAST)  # (Q_TILE, D_BLOCK)
-        m = m_new
+        k_end = tl.minimum(N_KEYS, q_start + Q_TILE)  # skip tiles above the diagonal
+        k_full = tl.minimum(k_full, (q_start // K_TILE) * K_TILE)  # wholly below the diagonal
+    qk_scale = scale * LOG2E
+    k_base, v_base = k_ptr + b * stride_kb, v_ptr + b * stride_vb
+    acc, m, row_sum = _fwd_key_tiles(
+        q, acc, m, row_sum, k_base, v_base, stride_kn, stride_vn, q_rows, dims, 0, k_full,
+        N_KEYS, HEAD_DIM, qk_scale, False, IS_CAUSAL, UPCAST, Q_TILE, K_TILE,
+    )  # fmt: skip
+    acc, m, row_sum = _fwd_key_tiles(
+        q, acc, m, row_sum, k_base, v_base, stride_kn, stride_vn, q_rows, dims, k_full, k_end,
+        N_KEYS, HEAD_DIM, qk_scale, True, IS_CAUSAL, UPCAST, Q_TILE, K_TILE,
+    )  # fmt: skip
     o = acc / row_sum[:, None]
     tl.store(o_ptr + b * stride_ob + q_rows[:, None] * stride_on + dims[None, :],
              o.to(o_ptr.dtype.element_ty), mask=q_mask)  # fmt: skip
-    tl.store(lse_ptr + b * N_QUERIES + q_rows, m + tl.log(row_sum), mask=q_rows < N_QUERIES)
+    lse = (m + tl.log2(row_sum)) * LN2  # back to natural log: L = log sum_j exp(s_j)
+    tl.store(lse_ptr + b * N_QUERIES + q_rows, lse, mask=q_rows < N_QUERIES)
 
 
 @autotune_on_gpu(_BWD_CONFIGS, key=_KEY)
@@ -93,6 +125,7 @@ def _flash_bwd_dkdv_kernel(
 ):  # fmt: skip
     # q, do share (stride_b_q, stride_n_q); k, v, dk, dv share (stride_b_k, stride_n_k).
     k_tile_idx, b = tl.program_id(0), tl.program_id(1)
+    qk_scale = scale * LOG2E  # scores and L in log2 units, as in the forward
     k_rows = k_tile_idx * K_TILE + tl.arange(0, K_TILE)
     dims = tl.arange(0, D_BLOCK)
     kv_mask = (k_rows[:, None] < N_KEYS) & (dims[None, :] < HEAD_DIM)
@@ -110,13 +143,13 @@ def _flash_bwd_dkdv_kernel(
         q_offs = b * stride_b_q + q_rows[:, None] * stride_n_q + dims[None, :]
         q = tl.load(q_ptr + q_offs, mask=q_mask, other=0.0)  # (Q_TILE, D_BLOCK)
         do = tl.load(do_ptr + q_offs, mask=q_mask, other=0.0)
-        lse = tl.load(lse_ptr + b * N_QUERIES + q_rows, mask=q_rows < N_QUERIES, other=0.0)
+        lse = tl.load(lse_ptr + b * N_QUERIES + q_rows, mask=q_rows < N_QUERIES, other=0.0) * LOG2E
         delta = tl.load(delta_ptr + b * N_QUERIES + q_rows, mask=q_rows < N_QUERIES, other=0.0)
-        s = dot(q, tl.trans(k), tl.zeros((Q_TILE, K_TILE), dtype=tl.float32), UPCAST) * scale
+        s = dot(q, tl.trans(k), tl.zeros((Q_TILE, K_TILE), dtype=tl.float32), UPCAST) * qk_scale
         is_valid = (q_rows[:, None] < N_QUERIES) & (k_rows[None, :] < N_KEYS)
         if IS_CAUSAL:
             is_valid = is_valid & (k_rows[None, :] <= q_rows[:, None])
-        p = tl.where(is_valid, tl.exp(s - lse[:, None]), 0.0)  # (Q_TILE, K_TILE), recomputed
+        p = tl.where(is_valid, tl.exp2(s - lse[:, None]), 0.0)  # (Q_TILE, K_TILE), recomputed
         dv = dot(tl.trans(p.to(do.dtype)), do, dv, UPCAST)  # (K_TILE, D_BLOCK)
         dp = dot(do, tl.trans(v), tl.zeros((Q_TILE, K_TILE), dtype=tl.float32), UPCAST)
         ds = p * (dp - delta[:, None]) * scale
@@ -136,13 +169,14 @@ def _flash_bwd_dq_kernel(
 ):  # fmt: skip
     # q, do, dq share (stride_b_q, stride_n_q); k, v share (stride_b_k, stride_n_k).
     q_tile_idx, b = tl.program_id(0), tl.program_id(1)
+    qk_scale = scale * LOG2E
     q_rows = q_tile_idx * Q_TILE + tl.arange(0, Q_TILE)
     dims = tl.arange(0, D_BLOCK)
     q_mask = (q_rows[:, None] < N_QUERIES) & (dims[None, :] < HEAD_DIM)
     q_offs = b * stride_b_q + q_rows[:, None] * stride_n_q + dims[None, :]
     q = tl.load(q_ptr + q_offs, mask=q_mask, other=0.0)  # (Q_TILE, D_BLOCK)
     do = tl.load(do_ptr + q_offs, mask=q_mask, other=0.0)
-    lse = tl.load(lse_ptr + b * N_QUERIES + q_rows, mask=q_rows < N_QUERIES, other=0.0)
+    lse = tl.load(lse_ptr + b * N_QUERIES + q_rows, mask=q_rows < N_QUERIES, other=0.0) * LOG2E
     delta = tl.load(delta_ptr + b * N_QUERIES + q_rows, mask=q_rows < N_QUERIES, other=0.0)
     dq = tl.zeros((Q_TILE, D_BLOCK), dtype=tl.float32)
     k_end = N_KEYS
@@ -154,11 +188,11 @@ def _flash_bwd_dq_kernel(
         kv_offs = b * stride_b_k + k_rows[:, None] * stride_n_k + dims[None, :]
         k = tl.load(k_ptr + kv_offs, mask=kv_mask, other=0.0)  # (K_TILE, D_BLOCK)
         v = tl.load(v_ptr + kv_offs, mask=kv_mask, other=0.0)
-        s = dot(q, tl.trans(k), tl.zeros((Q_TILE, K_TILE), dtype=tl.float32), UPCAST) * scale
+        s = dot(q, tl.trans(k), tl.zeros((Q_TILE, K_TILE), dtype=tl.float32), UPCAST) * qk_scale
         is_valid = (q_rows[:, None] < N_QUERIES) & (k_rows[None, :] < N_KEYS)
         if IS_CAUSAL:
             is_valid = is_valid & (k_rows[None, :] <= q_rows[:, None])
-        p = tl.where(is_valid, tl.exp(s - lse[:, None]), 0.0)
+        p = tl.where(is_valid, tl.exp2(s - lse[:, None]), 0.0)
         dp = dot(do, tl.trans(v), tl.zeros((Q_TILE, K_TILE), dtype=tl.float32), UPCAST)
         ds = p * (dp - delta[:, None]) * scale  # (Q_TILE, K_TILE)
         dq = dot(ds.to(k.dtype), k, dq, UPCAST)  # (Q_TILE, D_BLOCK)

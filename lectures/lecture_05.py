@@ -29,6 +29,7 @@ from execlecture import link, note, plot, text  # noqa: E402
 from lm.kernels import (  # noqa: E402
     IS_INTERPRETING,
     FlashAttentionPytorch,
+    FlashAttentionTriton,
     attention_reference,
     matmul_triton,
     rmsnorm_reference,
@@ -225,9 +226,10 @@ def benchmarking():
         rates[size] = 2 * size**3 / seconds / 1e9  # GFLOP/s
     matmul_gflops = {size: round(r, 1) for size, r in rates.items()}  # @inspect matmul_gflops
     text(
-        f"Achieved matmul GFLOP/s by size on this machine: {matmul_gflops}. Small matmuls cannot "
-        "fill the hardware (launch overhead, too little work per load); larger ones get closer "
-        "to the peak."
+        f"Achieved matmul GFLOP/s by size on {DEVICE}: {matmul_gflops}. On a GPU small matmuls "
+        "cannot fill the SMs (launch overhead, too little work per load) and throughput grows "
+        "with size; on a busy shared CPU, as when this trace was made, other processes add noise "
+        "that even medians only partly remove."
     )
 
 
@@ -482,6 +484,18 @@ def flash_attention_backward():
         "The Triton version (lm/kernels/flash_triton.py) runs the same algorithm with one program "
         "per query tile in the forward, and in the backward one kernel per key tile for dK, dV and "
         "one per query tile for dQ, so no two programs write the same memory (no atomics)."
+    )
+    link(FlashAttentionTriton)
+    small = [t.detach()[:1, :1, :37] for t in (q, k, v)]  # (1, 1, 37, 16)
+    triton_out = FlashAttentionTriton.apply(*small, True)  # @stepover
+    triton_forward_error = (
+        (triton_out - attention_reference(*small, True)).abs().max().item()
+    )  # @inspect triton_forward_error @stepover
+    text(
+        f"Run on {triton_out.device.type.upper()}"
+        + (" through the Triton interpreter" if IS_INTERPRETING else "")
+        + f", the Triton kernel agrees with naive attention to {triton_forward_error:.1e} on 37 "
+        "causal tokens (37: the last tile is partial, so the masks are exercised)."
     )
 
 

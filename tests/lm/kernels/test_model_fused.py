@@ -82,4 +82,4 @@ def test_fused_model_on_gpu_bf16():
     tokens = torch.randint(0, 500, (4, 257), device="cuda")
     logits, _ = _logits_and_grads(plain, tokens)
     fused_logits, _ = _logits_and_grads(fused, tokens)
-    assert_close(fused_logits, logits, 1e-1, 5e-2, "fused bf16 model logits on GPU")
+    assert_close(fused_logits, logits, 5e-2, 5e-2, "fused bf16 logits on GPU", is_atol_scaled=True)

@@ -7,6 +7,7 @@ import torch
 from kernel_checks import (
     DTYPES,
     GPU_TOLERANCES,
+    HAS_CUDA,
     TOLERANCES,
     assert_close,
     compare_fwd_bwd,
@@ -20,7 +21,9 @@ from lm.kernels import (
     FlashAttentionTriton,
     attention_reference,
     flash_attention,
+    flash_triton,
 )
+from lm.kernels.flash_pytorch import flash_backward_tiles, flash_forward_tiles
 
 FUNCTIONS = {"triton": FlashAttentionTriton, "pytorch": FlashAttentionPytorch}
 # (q shape, n_keys): odd sizes, several tiles (interpreter tiles are 16, PyTorch tiles 32),
@@ -98,3 +101,34 @@ def test_flash_large_on_gpu(head_dim, is_causal, dtype):
         lambda q, k, v: attention_reference(q, k, v, is_causal),
         [q, k, v], atol, rtol, f"flash gpu D={head_dim} causal={is_causal}", is_atol_scaled=True
     )  # fmt: skip
+
+
+@pytest.mark.skipif(HAS_CUDA, reason="interpreter tile sizes only; on a GPU autotune picks tiles")
+@pytest.mark.parametrize("is_causal", [False, True])
+@pytest.mark.parametrize(("q_tile", "k_tile"), [(32, 16), (16, 32)])
+def test_triton_with_unequal_tiles(monkeypatch, q_tile, k_tile, is_causal):
+    # Autotuned GPU configs use Q_TILE != K_TILE; the causal bounds must hold for those too.
+    monkeypatch.setattr(flash_triton, "_INTERPRETER_TILES", {"Q_TILE": q_tile, "K_TILE": k_tile})
+    torch.manual_seed(0)
+    for q_shape, n_keys in [((2, 70, 16), 70), ((1, 45, 8), 33), ((2, 33, 24), 45)]:
+        compare_fwd_bwd(
+            lambda q, k, v: FlashAttentionTriton.apply(q, k, v, is_causal),
+            lambda q, k, v: attention_reference(q, k, v, is_causal),
+            _qkv(q_shape, n_keys, torch.float32, triton_device()), *TOLERANCES[torch.float32],
+            f"flash[triton {q_tile}x{k_tile}] q={q_shape} Nk={n_keys} causal={is_causal}",
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize("is_causal", [False, True])
+@pytest.mark.parametrize(("q_tile", "k_tile"), [(8, 24), (24, 8)])
+def test_pytorch_tiles_with_unequal_tiles(q_tile, k_tile, is_causal):
+    torch.manual_seed(0)
+    q, k, v = _qkv((2, 45, 8), 37, torch.float32, "cpu")
+    o, lse = flash_forward_tiles(q, k, v, is_causal, q_tile, k_tile)
+    assert_close(o, attention_reference(q, k, v, is_causal), 1e-5, 1e-5, "tiled forward")
+    do = torch.randn_like(o)
+    grads = flash_backward_tiles(q, k, v, o, lse, do, is_causal, q_tile, k_tile)
+    leaves = [t.clone().requires_grad_() for t in (q, k, v)]
+    attention_reference(*leaves, is_causal).backward(do)
+    for name, g, leaf in zip("qkv", grads, leaves, strict=True):
+        assert_close(g, leaf.grad, 1e-5, 1e-5, f"tiled backward d{name}")

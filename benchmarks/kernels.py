@@ -204,7 +204,8 @@ def run_cpu() -> dict:
     print(
         f"No CUDA device: timing the PyTorch paths only on CPU ({name}, fp32, "
         f"{torch.get_num_threads()} threads). Triton kernels and torch.compile are not timed; "
-        "these are not GPU numbers."
+        "these are not GPU numbers. "
+        f"Load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: busier means noisier."
     )
     candidates = {
         "tiled_pytorch": FlashAttentionPytorch.apply,
@@ -217,7 +218,7 @@ def run_cpu() -> dict:
         print(
             f"seq {row['seq']} causal={row['causal']}: tiled PyTorch fwd is "
             f"{f['tiled_pytorch'] / f['eager']:.2f}x the time of eager attention "
-            "(Python tile loops: slower on CPU, but never holds the N x N matrix)"
+            "(Python loops over tiles; it never holds the N x N matrix)"
         )
     rms = bench_rmsnorm("cpu", torch.float32, [(4096, 1024)], {"eager": rmsnorm_reference})
     return {"device": f"cpu {name}", "attention": att, "rmsnorm": rms, "peaks": None}

@@ -141,7 +141,7 @@ def bench_rmsnorm(device: str, dtype: torch.dtype, shapes, candidates) -> list[d
             t = time_fn(_call(fn, x, w), device, reps=20)
             row["ms"][name], row["gbps"][name] = t * 1e3, bytes_moved / t / 1e9
         rows.append(row)
-        stats = [f"{n} {row['ms'][n]:.3f} ms {row['gbps'][n]:.0f} GB/s" for n in row["ms"]]
+        stats = [f"{n} {row['ms'][n]:.3f} ms {row['gbps'][n]:.1f} GB/s" for n in row["ms"]]
         print(f"rmsnorm {n_rows}x{d}: " + ", ".join(stats), flush=True)
     return rows
 

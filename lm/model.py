@@ -2,8 +2,9 @@
 
 Pre-norm RMSNorm + RoPE + SwiGLU by default (the Llama recipe); the variants the lectures compare
 (LayerNorm, post-norm, ReLU/GeLU MLP, sinusoidal positions, GQA, weight tying) are keyword options.
-Module names equal the state_dict keys of the course. Knows nothing of parallelism or kernels:
-attention and normalization each happen in exactly one place, so a fused kernel can be swapped in.
+Module names equal the state_dict keys of the course. Knows nothing of parallelism: attention,
+normalization and the SwiGLU gate each happen in one place, and `is_fused=True` routes them through
+lm.kernels (fp32/bf16 only; Triton on CUDA, the kernels' PyTorch paths elsewhere).
 Papers: https://arxiv.org/abs/1706.03762 (Transformer), https://arxiv.org/abs/2104.09864 (RoPE),
 https://arxiv.org/abs/2002.05202 (SwiGLU), https://arxiv.org/abs/2305.13245 (GQA).
 
@@ -59,16 +60,28 @@ class Embedding(nn.Module):
 class RMSNorm(nn.Module):
     """x / rms(x) * g, computed in float32 and cast back (https://arxiv.org/abs/1910.07467)."""
 
+    is_fused = False  # set by TransformerLM(is_fused=True): lm.kernels.rmsnorm instead
+
     def __init__(self, d_model: int, eps: float = 1e-5, device=None, dtype=None) -> None:
         super().__init__()
         self.eps = eps
         self.weight = nn.Parameter(torch.ones(d_model, device=device, dtype=dtype))
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.is_fused:
+            return _kernels().rmsnorm(x, self.weight.to(x.dtype), self.eps)
         in_dtype = x.dtype
         x = _at_least_float32(x)  # subtle: squares of bf16 activations lose precision
         rms = torch.rsqrt(x.pow(2).mean(dim=-1, keepdim=True) + self.eps)  # [..., 1]
         return (x * rms * self.weight.to(x.dtype)).to(in_dtype)
+
+
+def _kernels():  # -> the lm.kernels module
+    """lm.kernels, imported on first fused use: importing it loads Triton, which reads
+    TRITON_INTERPRET at that moment, and plain (unfused) models should not pay for it."""
+    from lm import kernels
+
+    return kernels
 
 
 def _at_least_float32(x: Tensor) -> Tensor:
@@ -104,6 +117,8 @@ def silu(x: Tensor) -> Tensor:
 class SwiGLU(nn.Module):
     """w2(silu(w1 x) * w3 x): a gated MLP with three [C<->F] matrices."""
 
+    is_fused = False  # set by TransformerLM(is_fused=True): lm.kernels.swiglu for the gate
+
     def __init__(self, d_model: int, d_ff: int, device=None, dtype=None) -> None:
         super().__init__()
         self.w1 = Linear(d_model, d_ff, device=device, dtype=dtype)
@@ -111,6 +126,8 @@ class SwiGLU(nn.Module):
         self.w3 = Linear(d_model, d_ff, device=device, dtype=dtype)
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.is_fused:
+            return self.w2(_kernels().swiglu(self.w1(x), self.w3(x)))  # [..., C] -> [..., C]
         return self.w2(silu(self.w1(x)) * self.w3(x))  # [..., C] -> [..., F] -> [..., C]
 
 
@@ -232,6 +249,8 @@ class KVCache:
 class CausalMultiHeadSelfAttention(nn.Module):
     """Causal self-attention with H query heads sharing K = num_kv_heads key/value heads (GQA)."""
 
+    is_fused = False  # set by TransformerLM(is_fused=True): FlashAttention when plainly causal
+
     def __init__(
         self,
         d_model: int,
@@ -300,9 +319,13 @@ class CausalMultiHeadSelfAttention(nn.Module):
         """The one place attention is computed: q [B, H, T, D], k/v [B, K, S, D] -> [B, H, T, D]."""
         B, H, T, D = q.shape
         S = k.shape[-2]
+        group = H // self.num_kv_heads
+        if self.is_fused and mask is None:  # plain causal, T == S: no cache, no padding
+            k = k.repeat_interleave(group, dim=1)  # [B, K, S, D] -> [B, H, S, D]
+            v = v.repeat_interleave(group, dim=1)  # [B, K, S, D] -> [B, H, S, D]
+            return _kernels().flash_attention(q, k, v, causal=True)
         if mask is None:
             mask = causal_mask(T, S, device=q.device)  # [T, S]
-        group = H // self.num_kv_heads
         if group == 1:
             return scaled_dot_product_attention(q, k, v, mask)
         # GQA: broadcast each key head over its group of query heads instead of copying K and V
@@ -402,6 +425,7 @@ class TransformerLM(nn.Module):
         position: str = "rope",
         is_post_norm: bool = False,
         is_tied: bool = False,
+        is_fused: bool = False,
         device=None,
         dtype=None,
     ) -> None:
@@ -447,6 +471,11 @@ class TransformerLM(nn.Module):
         self.lm_head = Linear(d_model, vocab_size, device=device, dtype=dtype)
         if is_tied:
             self.lm_head.weight = self.token_embeddings.weight  # both are [V, C]
+        # is_fused swaps in lm.kernels (Triton on CUDA, their PyTorch paths elsewhere); it changes
+        # no parameter, so it stays out of architecture() and checkpoints
+        for module in self.modules():
+            if isinstance(module, RMSNorm | SwiGLU | CausalMultiHeadSelfAttention):
+                module.is_fused = is_fused
 
     def forward(
         self,

@@ -237,8 +237,10 @@ def _tensor(obj: Any) -> dict[str, Any] | None:
         node = {"kind": "tensor", "library": "numpy", "dtype": str(obj.dtype),
                 "shape": list(obj.shape), "device": "cpu"}  # fmt: skip
         if obj.size and obj.dtype.kind in "biuf":
-            node["stats"] = _stats(obj.min(), obj.max(), obj.mean(dtype=np.float64),
-                                   obj.std(dtype=np.float64))  # fmt: skip
+            # subtle: inf - inf inside std() is NaN by design; numpy would also warn about it.
+            with np.errstate(invalid="ignore", over="ignore"):
+                node["stats"] = _stats(obj.min(), obj.max(), obj.mean(dtype=np.float64),
+                                       obj.std(dtype=np.float64))  # fmt: skip
         return _contents(obj.reshape(-1), int(obj.size), obj.tolist, node)
     return None
 

@@ -98,7 +98,9 @@ def main() -> None:
     (trace_dir / "synthetic_20k.json").write_text(json.dumps(synthetic_trace(20_000, payload=12)))
     cases.append("synthetic_20k")
     if not args.skip_50mb:
-        (trace_dir / "synthetic_50mb.json").write_text(json.dumps(synthetic_trace(40_000, payload=40)))
+        (trace_dir / "synthetic_50mb.json").write_text(
+            json.dumps(synthetic_trace(40_000, payload=40))
+        )
         cases.append("synthetic_50mb")
     base, server, thread = _serve(trace_dir)
     try:

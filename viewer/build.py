@@ -49,7 +49,8 @@ def bundle_modules(static_dir: Path = STATIC_DIR) -> str:
         if leftover:
             raise ValueError(f"bundle: {name}: unsupported module syntax {leftover[0]!r}")
         parts.append(
-            f"// --- {name}\n(function () {{\n{body}\nObject.assign(__modules, {{ {', '.join(exported)} }});\n}})();"
+            f"// --- {name}\n(function () {{\n{body}\n"
+            f"Object.assign(__modules, {{ {', '.join(exported)} }});\n}})();"
         )
     parts.append("})();")
     return "\n".join(parts) + "\n"

@@ -1,4 +1,4 @@
-"""Server-made HTML pages: the lecture index and error pages (shared by the app and the static export).
+"""Server-made HTML pages: the lecture index and error pages (shared by the app and the export).
 
 The lecture page itself is a static shell (static/lecture.html) that the ES modules fill in.
 """
@@ -18,7 +18,8 @@ SOURCE_LABELS = {
 def _head(title: str, prefix: str) -> str:
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<link rel="icon" href="data:,">'
         f"<title>{html.escape(title)}</title>"
         f'<link rel="stylesheet" href="{prefix}static/style.css">'
         f'<script src="{prefix}static/theme.js"></script></head>'

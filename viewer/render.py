@@ -1,4 +1,4 @@
-"""Renderings -> safe HTML: markdown + dollar math (MathML), Pygments code, sanitized SVG and images.
+"""Renderings -> safe HTML: markdown + dollar math (MathML), Pygments code, sanitized SVG, images.
 
 Everything here treats the trace as untrusted. Markdown is rendered with markdown-it-py, `$..$` math
 is converted with latex2mathml, and the whole HTML is sanitized with nh3 AFTER math conversion
@@ -106,7 +106,7 @@ def _highlight_block(code: str, lang: str, _attrs: Any) -> str:
         lexer = get_lexer_by_name(lang or "python")
     except ClassNotFound:
         return ""  # markdown-it escapes the code itself
-    return highlight(code, lexer, HtmlFormatter(nowrap=True))
+    return str(highlight(code, lexer, HtmlFormatter(nowrap=True)))
 
 
 def _math_renderer(display: str) -> Any:
@@ -160,7 +160,7 @@ def highlight_lines(source: str, language: str = "python") -> list[str]:
 def _token_class(ttype: _TokenType) -> str:
     while ttype not in STANDARD_TYPES:
         ttype = ttype.parent
-    return STANDARD_TYPES[ttype]
+    return str(STANDARD_TYPES[ttype])
 
 
 SVG_NS = "http://www.w3.org/2000/svg"
@@ -190,7 +190,7 @@ _CSS_URL = re.compile(r"url\(\s*['\"]?(?!#)", re.IGNORECASE)
 
 
 def sanitize_svg(svg: str) -> str:
-    """Untrusted SVG text -> allow-listed SVG (no scripts, handlers, foreignObject, outside refs)."""
+    """Untrusted SVG -> allow-listed SVG (no scripts, handlers, foreignObject, outside refs)."""
     if len(svg) > MAX_SVG_CHARS or "<!ENTITY" in svg:
         raise ValueError(f"SVG rejected: {len(svg)} chars or entity declarations")
     root = ET.fromstring(svg)
@@ -219,9 +219,15 @@ def _clean_svg_element(element: ET.Element) -> None:
         if name in (f"{{{XLINK_NS}}}href", "href"):
             if not (_LOCAL_REF.match(value) or IMAGE_DATA_URL.match(value)):
                 del element.attrib[name]
-        elif (name.startswith("{") and not name.startswith("{http://www.w3.org/XML/")) or (
-            local not in SVG_ATTRIBUTES and name != "{http://www.w3.org/XML/1998/namespace}space"
-        ) or _CSS_URL.search(value) or "javascript:" in value.lower():
+        elif (
+            (name.startswith("{") and not name.startswith("{http://www.w3.org/XML/"))
+            or (
+                local not in SVG_ATTRIBUTES
+                and name != "{http://www.w3.org/XML/1998/namespace}space"
+            )
+            or _CSS_URL.search(value)
+            or "javascript:" in value.lower()
+        ):
             del element.attrib[name]
 
 
@@ -259,7 +265,10 @@ def _image_html(src: str | None, width: int | None) -> str:
         # External images are not fetched (offline viewer, CSP img-src 'self' data:).
         href = html.escape(src)
         return f'<a href="{href}" rel="noopener noreferrer">external image: {href}</a>'
-    return '<p class="render-error">image not shown: unsupported source (expected an image data URL or a path under the trace directory)</p>'
+    return (
+        '<p class="render-error">image not shown: unsupported source '
+        "(expected an image data URL or a path under the trace directory)</p>"
+    )
 
 
 def _safe_href(url: str | None) -> str | None:
@@ -316,12 +325,13 @@ def _spec_html(spec: dict[str, Any] | None) -> str:
             for v in values[:200]
         )
         title = html.escape(str(spec.get("title", "plot data"))) if spec else "plot data"
-        return f'<figure class="spec"><figcaption>{title}</figcaption><table><tr>{head}</tr>{rows}</table></figure>'
+        table = f"<table><tr>{head}</tr>{rows}</table>"
+        return f'<figure class="spec"><figcaption>{title}</figcaption>{table}</figure>'
     return '<p class="render-error">plot spec without data values</p>'
 
 
 def render_rendering(r: Any) -> str:
-    """A schema.Rendering -> safe HTML for the page: kind markdown -> '<div class="r-markdown">..'."""
+    """A schema.Rendering -> safe HTML: kind "markdown" -> '<div class="r r-markdown">..'."""
     if r.kind == "markdown" or r.kind == "note":
         body = render_markdown(r.text or "")
     elif r.kind == "verbatim":

@@ -177,11 +177,23 @@ def test_hostile_trace_runs_no_script(page: Page, tmp_path: Path) -> None:
 
     trace = sample_trace()
     trace["steps"][1]["renderings"] = [
-        {"kind": "markdown", "text": "<img src=x onerror=\"window.__xss=1\"> <script>window.__xss=2</script>"},
-        {"kind": "markdown", "text": "$\\text{<img src=y onerror=window.__xss=3>}$ [a](javascript:window.__xss=4)"},
-        {"kind": "plot", "svg": '<svg xmlns="http://www.w3.org/2000/svg" onload="window.__xss=5"><circle r="2"/></svg>'},
+        {
+            "kind": "markdown",
+            "text": '<img src=x onerror="window.__xss=1"> <script>window.__xss=2</script>',
+        },
+        {
+            "kind": "markdown",
+            "text": "$\\text{<img src=y onerror=window.__xss=3>}$ [a](javascript:window.__xss=4)",
+        },
+        {
+            "kind": "plot",
+            "svg": '<svg xmlns="http://www.w3.org/2000/svg" onload="window.__xss=5">'
+            '<circle r="2"/></svg>',
+        },
     ]
-    trace["steps"][2]["values"] = {"x": {"kind": "str", "value": "<img src=z onerror=window.__xss=6>"}}
+    trace["steps"][2]["values"] = {
+        "x": {"kind": "str", "value": "<img src=z onerror=window.__xss=6>"}
+    }
     write_trace(tmp_path / "traces", "evil", trace)
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))

@@ -73,7 +73,8 @@ HOSTILE_MARKDOWN = [
     '<iframe src="https://evil.example"></iframe>',
     "$\\text{<img src=x onerror=alert(1)>}$",
     "$$\\text{<script>alert(1)</script>}$$",
-    '<math><maction actiontype="statusline" xlink:href="javascript:alert(1)"><mi>x</mi></maction></math>',
+    '<math><maction actiontype="statusline" xlink:href="javascript:alert(1)">'
+    "<mi>x</mi></maction></math>",
     '<math><mi href="javascript:alert(1)">x</mi></math>',
     "<math><mtext><style>body{display:none}</style></mtext></math>",
     "<svg><script>alert(1)</script></svg>",
@@ -116,7 +117,8 @@ def test_highlight_lines_keeps_spans_per_line() -> None:
 
 def test_svg_is_allow_listed() -> None:
     hostile = (
-        '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" onload="alert(1)">'
+        '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"'
+        ' onload="alert(1)">'
         "<script>alert(1)</script>"
         '<foreignObject><div xmlns="http://www.w3.org/1999/xhtml">x</div></foreignObject>'
         '<g onclick="alert(1)"><rect width="5" height="5" fill="red"/></g>'

@@ -46,7 +46,15 @@ def write_lecture(root: Path, message: str, value: int, extra: str = "pass") -> 
 
 def trace_lecture(root: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "execlecture", "run", "lectures/live.py", "-o", "traces/live.json"]
+    command = [
+        sys.executable,
+        "-m",
+        "execlecture",
+        "run",
+        "lectures/live.py",
+        "-o",
+        "traces/live.json",
+    ]
     subprocess.run(command, cwd=root, env=env, check=True, capture_output=True)
 
 

@@ -282,11 +282,15 @@ def _link_html(text: str | None, url: str | None, code: dict[str, Any] | None,
     label = html.escape(text or url or "link")
     if code is not None:
         name = html.escape(str(code.get("name", text or "code")))
+        if text and text != code.get("name"):
+            name = f"{html.escape(text)} <code>{name}</code>"
+        else:
+            name = f"<code>{name}</code>"
         if isinstance(code.get("file"), int) and isinstance(code.get("line"), int):
             return (f'<a class="code-link" href="#" data-file="{code["file"]}" '
-                    f'data-line="{code["line"]}"><code>{name}</code></a>')  # fmt: skip
+                    f'data-line="{code["line"]}">{name}</a>')  # fmt: skip
         where = html.escape(f"{code.get('path', '')}:{code.get('line', '')}".strip(":"))
-        return f'<span class="code-link"><code>{name}</code> <small>{where}</small></span>'
+        return f'<span class="code-link">{name} <small>{where}</small></span>'
     href = _safe_href(url)
     if href:
         link = (

@@ -69,10 +69,12 @@ def test_trace_json_view_and_renderings(client: TestClient) -> None:
         (12, "plot"),
         (12, "image"),
         (12, "link"),
+        (12, "link"),
     ]
     assert "<math" in renderings[0]["html"] and "<msub>" in renderings[0]["html"]
     assert renderings[2]["html"].count('src="data:image/svg+xml;base64,') == 1
-    assert "Vaswani, Shazeer" in renderings[4]["html"]
+    assert 'data-line="17"' in renderings[4]["html"]
+    assert "Vaswani, Shazeer" in renderings[5]["html"]
 
 
 @pytest.mark.parametrize(

@@ -65,6 +65,8 @@ def test_step_with_keys_env_and_math(page: Page, live_server: str) -> None:
     page.keyboard.press("End")
     expect_line(page, 7)
     expect(page.locator(".rendering img.plot")).to_be_visible()
+    page.locator("a.code-link").click()  # a link to code reveals that line
+    expect(page.locator('.line[data-line="17"]')).to_have_class("line flash")
     page.keyboard.press("Home")
     expect_line(page, 6)
     expect(page.locator(".rendering").first).to_be_hidden()
@@ -149,6 +151,7 @@ def test_theme_toggle_persists_and_help_and_presenter(page: Page, live_server: s
     expect(html).to_have_attribute("data-theme", after)
     page.reload()
     expect(html).to_have_attribute("data-theme", after)
+    expect(page.locator("body")).to_have_class("lecture-page ready")  # controls wired
     page.locator("#theme-toggle").click()
     expect(html).to_have_attribute("data-theme", before)
     page.keyboard.press("?")

@@ -133,6 +133,11 @@ def sample_trace(
                 {"kind": "image", "src": PNG_1X1, "width": 8},
                 {
                     "kind": "link",
+                    "text": "the squaring helper",
+                    "code": {"file": 0, "line": 17, "name": "square"},
+                },
+                {
+                    "kind": "link",
                     "text": "Attention Is All You Need",
                     "url": "https://arxiv.org/abs/1706.03762",
                     "reference": {

@@ -47,7 +47,8 @@ def index_page(summaries: list[dict[str, Any]], link_for: Any, prefix: str = "")
             f'<span class="steps">{s["num_steps"]:,} steps</span> · '
             f'traced <time datetime="{html.escape(s["created"])}">'
             f"{html.escape(s['created'][:16].replace('T', ' '))} UTC</time></span> "
-            f'<span class="badge {s["source"]}" title="{html.escape(tip)}">{text}</span>{status}</li>'
+            f'<span class="badge {s["source"]}" title="{html.escape(tip)}">{text}</span>'
+            f"{status}</li>"
         )
     body = (
         "".join(rows) or '<li class="empty">No traces yet: run <code>execlecture run</code>.</li>'

@@ -26,6 +26,8 @@ from pygments.lexers import PythonLexer, get_lexer_by_name
 from pygments.token import STANDARD_TYPES, _TokenType
 from pygments.util import ClassNotFound
 
+from viewer.charts import spec_to_svg
+
 MATHML_TAGS = frozenset(
     {
         "math", "mi", "mn", "mo", "ms", "mtext", "mrow", "msup", "msub", "msubsup", "mfrac",
@@ -334,6 +336,12 @@ def _spec_html(spec: dict[str, Any] | None) -> str:
     return '<p class="render-error">plot spec without data values</p>'
 
 
+def _spec_body(spec: dict[str, Any] | None, width: int | None) -> str:
+    """A Vega-Lite-like spec: drawn as SVG when in the supported subset, else its data table."""
+    svg = spec_to_svg(spec) if isinstance(spec, dict) else None
+    return svg_img(svg, width) if svg is not None else _spec_html(spec)
+
+
 def render_rendering(r: Any) -> str:
     """A schema.Rendering -> safe HTML: kind "markdown" -> '<div class="r r-markdown">..'."""
     if r.kind == "markdown" or r.kind == "note":
@@ -345,7 +353,7 @@ def render_rendering(r: Any) -> str:
     elif r.kind == "link":
         body = _link_html(r.text, r.url, r.code, r.reference)
     elif r.kind == "plot":
-        body = svg_img(r.svg, r.width) if r.svg is not None else _spec_html(r.spec)
+        body = svg_img(r.svg, r.width) if r.svg is not None else _spec_body(r.spec, r.width)
     else:
         raise ValueError(f"rendering kind {r.kind!r} is not handled by the viewer")
     return f'<div class="r r-{r.kind}"{style_attribute(r.style or {})}>{body}</div>'

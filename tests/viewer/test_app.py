@@ -201,3 +201,11 @@ def test_events_stream_reports_a_changed_trace(trace_dir: Path) -> None:
                 assert event["kind"] == "updated" and event["trace"] == "lecture_00"
                 break
         app.state.is_closing = True
+
+
+def test_statement_ends_place_renderings_after_multiline_calls() -> None:
+    from viewer.view import statement_ends
+
+    source = 'text(\n    "a"\n)\nx = 1\nfor i in range(\n    3\n):\n    y = (\n        i)\n'
+    assert statement_ends(source) == {"1": 3, "8": 9}
+    assert statement_ends("def broken(:\n") == {}

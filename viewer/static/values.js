@@ -118,8 +118,18 @@ function renderTensor(node) {
     box.append(el("span", "v-scalar", formatNumber(rows)));
     return box;
   }
-  // Partial tensors carry flat head/tail lists: shown as two rows around an ellipsis.
-  const matrix = isPartial ? [rows] : shape.length === 1 ? [rows] : shape.length === 2 ? rows : null;
+  if (isPartial || (shape.length === 1 && rows.length > 16)) {
+    // Flat element lists (a large tensor's head and tail, or a long vector) wrap like text.
+    const flat = el("div", "v-flat");
+    for (const value of rows) flat.append(el("span", null, formatNumber(value)));
+    if (isPartial && tail) {
+      flat.append(el("span", "v-gap", `… ${Number(node.omitted ?? 0).toLocaleString()} more …`));
+      for (const value of tail) flat.append(el("span", null, formatNumber(value)));
+    }
+    box.append(flat);
+    return box;
+  }
+  const matrix = shape.length === 1 ? [rows] : shape.length === 2 ? rows : null;
   if (!matrix) {
     const pre = el("pre", "v-nd", JSON.stringify(rows).slice(0, 2000));
     box.append(pre);
@@ -148,12 +158,6 @@ function renderTensor(node) {
     }
   };
   addRows(matrix);
-  if (isPartial && tail) {
-    const gap = el("tr", "v-gap");
-    gap.append(el("td", null, "⋮"));
-    table.append(gap);
-    addRows([tail]);
-  }
   box.append(table);
   return box;
 }

@@ -33,8 +33,9 @@ def statement_ends(source: str) -> dict[str, int]:
         return {}
     ends = {}
     for node in ast.walk(tree):
-        is_simple = isinstance(node, ast.stmt) and not hasattr(node, "body")
-        if is_simple and node.end_lineno and node.end_lineno > node.lineno:
+        if not isinstance(node, ast.stmt) or hasattr(node, "body"):
+            continue
+        if node.end_lineno is not None and node.end_lineno > node.lineno:
             ends[str(node.lineno)] = node.end_lineno
     return ends
 

@@ -258,7 +258,7 @@ function wireControls(viewer) {
 }
 
 function watchForChanges(viewer) {
-  if (location.protocol === "file:" || !window.EventSource) return;
+  if (window.EXECLECTURE_VIEW || location.protocol === "file:" || !window.EventSource) return;  // static export
   const source = new EventSource(new URL("api/events", document.baseURI));
   source.onmessage = async (message) => {
     const event = JSON.parse(message.data);

@@ -109,3 +109,41 @@ def test_live_reload_in_the_page(page: Page, tmp_path: Path) -> None:
         expect(page.locator(".rendering")).to_have_text("Version three")  # the page is still there
     finally:
         next(server, None)
+
+
+@pytest.mark.browser
+@pytest.mark.usefixtures("shot_on_failure")
+def test_every_tracer_sample_steps_without_page_errors(page: Page, tmp_path: Path) -> None:
+    """Real traces of the tracer's samples (exceptions, generators, recursion...) all step cleanly."""
+    from tests.viewer.conftest import run_server
+
+    samples = sorted((ROOT / "tests" / "tracer" / "samples").glob("*.py"))
+    assert samples, "no tracer samples found"
+    (tmp_path / "traces").mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for sample in samples:
+        command = [sys.executable, "-m", "execlecture", "run", str(sample), "-o",
+                   str(tmp_path / "traces" / f"{sample.stem}.json")]  # fmt: skip
+        subprocess.run(command, cwd=sample.parent, env=env, capture_output=True, check=False)
+    traced = sorted(p.stem for p in (tmp_path / "traces").glob("*.json"))
+    assert len(traced) == len(samples), traced
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    server = run_server(tmp_path / "traces")
+    base = next(server)
+    try:
+        for name in traced:
+            page.goto(f"{base}/lecture?trace={name}")
+            expect(page.locator("body")).to_have_class("lecture-page ready")
+            total = int(page.locator("#step-total").inner_text())
+            for _ in range(min(total, 25)):
+                page.keyboard.press("ArrowRight")
+            page.keyboard.press("End")
+            page.keyboard.press("u")
+            page.keyboard.press("k")
+            page.keyboard.press("Home")
+            expect(page.locator("#step-num")).to_have_text("1")
+            assert page.locator(".line.current").count() == 1, name
+        assert not errors, errors
+    finally:
+        next(server, None)

@@ -251,6 +251,11 @@ function wireControls(viewer) {
     "help-close": () => toggleHelp(),
   };
   for (const [id, action] of Object.entries(buttons)) $(id).addEventListener("click", (e) => { e.currentTarget.blur(); action(); });
+  let resizeTimer = 0;
+  window.addEventListener("resize", () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => viewer.source.scrollToCurrent(), 100);  // phone rotation, etc.
+  });
   window.addEventListener("popstate", () => {
     const step = Number(new URL(location.href).searchParams.get("step") || 0);
     viewer.go(step, { replaceUrl: false });

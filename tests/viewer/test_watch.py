@@ -114,7 +114,7 @@ def test_live_reload_in_the_page(page: Page, tmp_path: Path) -> None:
 @pytest.mark.browser
 @pytest.mark.usefixtures("shot_on_failure")
 def test_every_tracer_sample_steps_without_page_errors(page: Page, tmp_path: Path) -> None:
-    """Real traces of the tracer's samples (exceptions, generators, recursion...) all step cleanly."""
+    """Real traces of every tracer sample (exceptions, generators, recursion...) step cleanly."""
     from tests.viewer.conftest import run_server
 
     samples = sorted((ROOT / "tests" / "tracer" / "samples").glob("*.py"))

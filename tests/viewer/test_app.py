@@ -209,3 +209,14 @@ def test_statement_ends_place_renderings_after_multiline_calls() -> None:
     source = 'text(\n    "a"\n)\nx = 1\nfor i in range(\n    3\n):\n    y = (\n        i)\n'
     assert statement_ends(source) == {"1": 3, "8": 9}
     assert statement_ends("def broken(:\n") == {}
+
+
+def test_serve_rejects_a_missing_directory(tmp_path: Path) -> None:
+    from viewer.server import serve
+
+    with pytest.raises(ValueError, match="does not exist"):
+        serve(tmp_path / "nope")
+
+
+def test_watch_mode_is_reported_by_health(trace_dir: Path) -> None:
+    assert TestClient(create_app(trace_dir, watch=True)).get("/health").json()["watch"] is True

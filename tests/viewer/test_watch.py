@@ -104,6 +104,8 @@ def test_live_reload_in_the_page(page: Page, tmp_path: Path) -> None:
         expect(page.locator(".rendering")).to_have_text("Version two", timeout=20_000)
         expect(page.locator(".line.current")).to_have_attribute("data-line", "12")  # same line
         expect(page.locator("#env .var[data-name=y]")).to_contain_text("6")
+        page.locator('.line[data-line="11"]').click()  # clicks still work after a reload
+        expect(page.locator(".line.current")).to_have_attribute("data-line", "11")
         write_lecture(tmp_path, "Version three", 5, extra='raise ValueError("boom")')
         expect(page.locator("#banner")).to_contain_text("ValueError", timeout=20_000)
         expect(page.locator(".rendering")).to_have_text("Version three")  # the page is still there

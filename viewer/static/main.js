@@ -26,6 +26,8 @@ class Viewer {
     const model = new Model(view);
     this.model = model;
     this.view = view;
+    // A live reload installs a new trace: fresh copies of the panes drop the old click listeners.
+    for (const id of ["source", "stack", "outline-list", "progress"]) $(id).replaceWith($(id).cloneNode(true));
     $("source").replaceChildren();
     this.source = new SourcePane($("source"), model, (file, line) => this.runTo(file, line));
     this.env = new EnvPane($("env"), model);

@@ -218,6 +218,12 @@ function renderObject(node) {
 
 export function renderValue(node) {
   if (!node || typeof node !== "object") return el("span", "v-scalar", String(node));
+  if (node.id !== undefined && node.kind !== "ref") {
+    // The target of {"kind": "ref", "id": n} elsewhere (shared or cyclic objects).
+    const box = el("span", "v-with-id");
+    box.append(el("span", "v-id", `#${node.id} `), renderValue({ ...node, id: undefined }));
+    return box;
+  }
   if (node.kind in BRACKETS) return renderContainer(node);
   if (node.kind === "tensor") return renderTensor(node);
   if (node.kind === "object") return renderObject(node);

@@ -4,6 +4,7 @@
 const INLINE_ITEMS = 8;
 const SHOWN_ITEMS = 100;
 const MAX_CELLS = 4096;
+const LONG_STRING = 160;
 const MAX_TABLE_CELLS = 256; // larger 2-D tensors are drawn as a canvas heatmap (fast, readable)
 
 function el(tag, className, text) {
@@ -227,6 +228,17 @@ export function renderValue(node) {
   if (node.kind in BRACKETS) return renderContainer(node);
   if (node.kind === "tensor") return renderTensor(node);
   if (node.kind === "object") return renderObject(node);
+  if (node.kind === "str" && String(node.value ?? "").length > LONG_STRING) {
+    // Long strings start collapsed: a preview line that expands to the whole (stored) text.
+    const value = String(node.value);
+    const total = node.length ?? value.length;
+    const details = el("details", "v-container v-long-str");
+    const summary = el("summary", null);
+    summary.append(el("span", "v-str", JSON.stringify(value.slice(0, 80)).slice(0, -1) + "…"));
+    summary.append(el("span", "v-kind", ` str · ${total.toLocaleString()} chars`));
+    details.append(summary, el("div", "v-str v-full", JSON.stringify(value)));
+    return details;
+  }
   let text = scalarText(node) ?? JSON.stringify(node).slice(0, 200);
   if (node.kind === "str" && node.length !== undefined && node.length > String(node.value ?? "").length) {
     text += ` … (${node.length.toLocaleString()} chars)`;

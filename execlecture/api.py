@@ -54,9 +54,19 @@ def set_echo(is_echo: bool) -> None:
     _ECHO.set(is_echo)
 
 
+_IS_ECHO_ENV = os.environ.get("EXECLECTURE_ECHO") == "1"
+"""EXECLECTURE_ECHO=1 in the environment (read once, at import) turns echo on for plain runs."""
+
+
+# The fields of a default Rendering: text() fills a bare instance from this instead of calling the
+# dataclass __init__, which would be one more Python frame through the tracer's hook per call.
+_RENDERING_DEFAULTS = {k: v for k, v in vars(Rendering(kind="markdown")).items() if k != "style"}
+_RENDERING_NEW = object.__new__
+
+
 def _is_echo() -> bool:
     """Echo is on through `set_echo(True)` or the environment variable EXECLECTURE_ECHO=1."""
-    return _ECHO.get() or os.environ.get("EXECLECTURE_ECHO") == "1"
+    return _ECHO.get() or _IS_ECHO_ENV
 
 
 def _emit(rendering: Rendering) -> None:
@@ -93,7 +103,16 @@ def text(markdown: str, *, style: dict[str, str] | None = None, verbatim: bool =
             f"text(): expected a str of markdown, got {type(markdown).__name__} {markdown!r:.60}"
         )
     kind = "verbatim" if verbatim else "markdown"
-    _emit(Rendering(kind=kind, text=markdown, style=_check_style(style, "text")))
+    checked_style = _check_style(style, "text") if style is not None else {}
+    # subtle: the sink is called directly (not via _emit): text() is the hottest verb, and each
+    # Python frame costs a trip through the tracer's global hook.
+    rendering = _RENDERING_NEW(Rendering)
+    rendering.__dict__.update(_RENDERING_DEFAULTS, kind=kind, text=markdown, style=checked_style)
+    sink = _SINK.get()
+    if sink is not None:
+        sink.emit(rendering)
+    else:
+        _emit(rendering)
 
 
 def note(markdown: str) -> None:

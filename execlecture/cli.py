@@ -74,6 +74,7 @@ def _run_with_progress(session: TraceSession, console: Console) -> None:
     finally:
         done.set()
         thread.join()
+        console.print(" " * 60, end="\r")  # clear the progress line
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -86,14 +87,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     session = TraceSession(lecture, args.include)
     _check_output(out, session.lecture_path, session.included)
     _run_with_progress(session, console)
-    size = write_atomic(out, encode_trace(session))
+    try:
+        size = write_atomic(out, encode_trace(session))
+    except OSError as error:
+        raise UsageError(f"cannot write trace {str(out)!r}: {error.strerror or error}") from None
     for warning in session.warnings:
         console.print(f"[yellow]warning:[/] {escape(warning)}")
     summary = f"{session.num_steps:,} steps, {size / 1024:,.0f} KiB, {session.duration_s:.1f} s"
     if session.exception is not None:
-        exc = session.exception
+        raised = session.exception
         console.print(
-            f"[red]lecture raised[/] {escape(f'{type(exc).__name__}: {exc}')} "
+            f"[red]lecture raised[/] {escape(f'{type(raised).__name__}: {raised}')} "
             f"(trace written: {out}, {summary})"
         )
         return EXIT_LECTURE_RAISED

@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from execlecture.schema import SCHEMA_VERSION, load_trace
-from execlecture.tracer import TraceSession
+from execlecture.schema import SCHEMA_VERSION, Rendering, load_trace
+from execlecture.tracer import LINE_BITS, LINE_MASK, PENDING, TraceSession, rendering_json
 
 
 def sha256_text(text: str) -> str:
@@ -59,6 +59,23 @@ def _header(session: TraceSession) -> dict[str, Any]:
     return header
 
 
+def expand_pending(extra: dict[str, Any]) -> dict[str, Any]:
+    """Split a step's raw pending items into "renderings", "stdout" and "stderr"."""
+    out = {k: v for k, v in extra.items() if k != PENDING}
+    renderings: list[dict[str, Any]] = []
+    streams: dict[str, list[str]] = {}
+    for item in extra[PENDING]:
+        if isinstance(item, Rendering):
+            renderings.append(rendering_json(item))
+        else:
+            streams.setdefault(item[0], []).append(item[1])
+    if renderings:
+        out["renderings"] = renderings
+    for key, chunks in streams.items():
+        out[key] = "".join(chunks)
+    return out
+
+
 def encode_trace(session: TraceSession) -> Iterator[str]:
     """The trace JSON text, in pieces."""
     header = _dumps(_header(session))
@@ -71,10 +88,13 @@ def encode_trace(session: TraceSession) -> Iterator[str]:
         )
     extras = session.extras
     chunk: list[str] = []
-    for index, (ctx, line) in enumerate(zip(session.step_ctx, session.step_line, strict=True)):
+    for index, packed in enumerate(session.steps):
         extra = extras.get(index)
+        if extra is not None and PENDING in extra:
+            extra = expand_pending(extra)
         tail = "}" if extra is None else "," + _dumps(extra)[1:]
-        chunk.append(("," if index else "") + prefixes[ctx] + str(line) + tail)
+        line = packed & LINE_MASK
+        chunk.append(("," if index else "") + prefixes[packed >> LINE_BITS] + str(line) + tail)
         if len(chunk) >= 4096:
             yield "".join(chunk)
             chunk = []
@@ -107,11 +127,13 @@ def trace_to_dict(session: TraceSession) -> dict[str, Any]:
 
 
 def is_current(trace_path: Path, cwd: Path) -> bool:
-    """Whether a trace exists, validates, and every file it traced still has the same sha256."""
+    """Whether a trace exists, validates, ran without error, and its files are unchanged."""
     try:
         data = json.loads(trace_path.read_text(encoding="utf-8"))
         trace = load_trace(data)
     except (OSError, ValueError):
+        return False
+    if trace.status != "ok":
         return False
     for f in trace.files:
         source = cwd / f.path

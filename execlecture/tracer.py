@@ -3,8 +3,9 @@
 Only code objects from the lecture file or an `--include`d file are recorded: the global hook
 decides once per code object (cached) and returns None for every other frame, so library code gets
 no line events. Recorded frames get a `_Frame` whose bound `trace` method is the local hook; a
-plain line costs two array appends. Steps live in columns (context id, line) plus a sparse `extras`
-dict, and are turned into JSON only when the trace is written (execlecture/tracefile.py).
+plain line costs one array append of (context id << LINE_BITS | line); the rest of a step sits in
+a sparse `extras` dict, turned into JSON only when the trace is written (execlecture/tracefile.py).
+Setting the process up for a run (cwd, sys.path, streams, sink) lives in execlecture/runner.py.
 
 Comprehensions, generator expressions and lambdas (separate frames on 3.11) are transparent: their
 work belongs to the line that runs them. Python 3.12's sys.monitoring is not used yet (TODO: the
@@ -14,29 +15,36 @@ tracing check that settrace implies).
 
 from __future__ import annotations
 
-import ast
+import builtins
 import dataclasses
 import glob
-import io
+import inspect
 import json
 import os
 import sys
-import time
 import traceback
 import types
 from array import array
 from pathlib import Path
 from typing import Any
 
-from execlecture import api
+from execlecture import runner
 from execlecture.directives import DirectiveError, Directives, parse_directives
-from execlecture.schema import ExceptionInfo, Rendering
+from execlecture.schema import Rendering
 from execlecture.values import to_value
 
 _TRANSPARENT = frozenset({"<listcomp>", "<setcomp>", "<dictcomp>", "<genexpr>", "<lambda>"})
 _IMMUTABLE = (int, float, str, bool, bytes, type(None))
-_PACKAGE_DIR = str(Path(__file__).resolve().parent)
 _NO_RETURN = object()
+# Raised and caught by the interpreter itself when generators/coroutines finish or close.
+_CONTROL_FLOW = frozenset({StopIteration, StopAsyncIteration, GeneratorExit})
+_SUSPENDABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+LINE_BITS = 20
+"""A step is stored as context id << LINE_BITS | line (lines below 2**20)."""
+LINE_MASK = (1 << LINE_BITS) - 1
+PENDING = "pending"
+"""Key in a step's extras for the raw renderings and (stream, text) output of that step;
+tracefile.expand_pending turns it into the schema's renderings/stdout/stderr."""
 
 
 @dataclasses.dataclass
@@ -53,7 +61,7 @@ class _File:
 class _Code:
     """What the hook needs about one recorded code object."""
 
-    __slots__ = ("file", "function", "directives", "special", "muting", "starts")
+    __slots__ = ("file", "function", "directives", "special", "muting", "starts", "is_suspendable")
 
     def __init__(self, file: _File, function: str) -> None:
         self.file = file.index
@@ -63,12 +71,17 @@ class _Code:
         # Calls made from these lines are not stepped into.
         self.muting = frozenset(file.directives.stepover | file.directives.hidden_lines)
         self.starts = file.directives.statement_start
+        # Generators and coroutines: a 'return' event may be a suspension (yield/await).
+        self.is_suspendable = False
 
 
 class _Frame:
     """One recorded frame activation; `trace` is its local hook."""
 
-    __slots__ = ("session", "code", "frame_id", "ctx", "line", "shown", "last", "tracer")
+    __slots__ = (
+        "session", "code", "frame_id", "ctx", "line", "shown", "last", "tracer",
+        "starts", "special", "step_append", "pending",
+    )  # fmt: skip
 
     def __init__(self, session: TraceSession, code: _Code, frame_id: int) -> None:
         self.session = session
@@ -79,88 +92,50 @@ class _Frame:
         self.shown: dict[str, str] = {}  # inspected name -> JSON of the value last recorded
         self.last: dict[str, Any] = {}  # inspected name -> last immutable object (fast no-change)
         self.tracer = self.trace
+        # Cached here so the per-line path does no chained attribute lookups.
+        self.starts = code.starts
+        self.special = code.special
+        self.step_append = session.steps.append
+        self.pending = session.pending
 
     def trace(self, frame: types.FrameType, event: str, arg: Any) -> Any:
         # subtle: this runs on every line of recorded code; keep the plain-line path minimal.
         if event == "line":
             new = frame.f_lineno
-            starts = self.code.starts
-            if new in starts:  # a multi-line statement is one step, shown at its first line
-                new = starts[new]
+            if new in self.starts:  # a multi-line statement is one step, shown at its first line
+                new = self.starts[new]
                 if new == self.line:
                     return self.tracer
             line = self.line
             self.line = new
             if line is not None:
-                session = self.session
-                if session.is_dirty or line in self.code.special:
-                    session.record(self, frame, line, "line")
+                if line in self.special:
+                    self.session.record(self, frame, line, "line")
+                elif self.pending:  # output or renderings only: keep them raw until writing
+                    self.session.extras[len(self.session.steps)] = {PENDING: self.pending[:]}
+                    self.step_append(self.ctx | line)
+                    self.pending.clear()
                 else:
-                    session.step_ctx.append(self.ctx)
-                    session.step_line.append(line)
+                    self.step_append(self.ctx | line)
         elif event == "return":
             line, self.line = self.line, None
             if line is not None:
-                self.session.record(self, frame, line, "line", arg)
+                self.session.record(self, frame, line, "line", arg, self.code.is_suspendable)
         elif event == "exception":
-            self.session.record_exception(self, frame, arg)
-            self.line = None
+            if arg[0] is GeneratorExit:  # close(): the suspended line never finishes
+                self.line = None
+            elif arg[0] not in _CONTROL_FLOW:
+                self.session.record_exception(self, frame, arg)
+                self.line = None
         return self.tracer
-
-
-class _Tee(io.TextIOBase):
-    """Passes writes through to a stream and also keeps them for the current step."""
-
-    def __init__(self, target: Any, session: TraceSession, key: str) -> None:
-        self.target = target
-        self.session = session
-        self.key = key
-
-    def write(self, s: str) -> int:
-        self.target.write(s)
-        if s:
-            self.session.pending_text[self.key].append(s)
-            self.session.is_dirty = True
-        return len(s)
-
-    def flush(self) -> None:
-        self.target.flush()
-
-    def isatty(self) -> bool:
-        return bool(self.target.isatty())
-
-    def fileno(self) -> int:
-        return int(self.target.fileno())
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return str(getattr(self.target, "encoding", "utf-8"))
-
-
-def _exception_info(
-    exc: BaseException, stack: list[traceback.FrameSummary] | None = None
-) -> ExceptionInfo:
-    """Type, message and a traceback without the tracer's own frames."""
-    cls = type(exc)
-    name = (
-        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
-    )
-    if stack is None:
-        stack = list(traceback.extract_tb(exc.__traceback__))
-    stack = [f for f in stack if not f.filename.startswith(_PACKAGE_DIR)]
-    text = "Traceback (most recent call last):\n" + "".join(traceback.format_list(stack))
-    text += "".join(traceback.format_exception_only(cls, exc))
-    return ExceptionInfo(type=name, message=str(exc), traceback=text)
 
 
 def rendering_json(rendering: Rendering) -> dict[str, Any]:
     """A Rendering as a JSON dict without defaulted fields."""
-    out = {}
-    for f in dataclasses.fields(rendering):
-        value = getattr(rendering, f.name)
-        if value is None or value == {}:
-            continue
-        out[f.name] = value
+    # subtle: no dataclasses.fields() loop: this runs for every text() call.
+    out = {k: v for k, v in vars(rendering).items() if v is not None}
+    if not rendering.style:
+        del out["style"]
     return out
 
 
@@ -177,16 +152,17 @@ class TraceSession:
         self.hidden_codes: set[types.CodeType] = set()
         self.included = self._expand_includes(includes)
         self.ctxs: list[tuple[int, str, int, int]] = []  # (file, function, frame id, stack id)
-        self.step_ctx = array("i")
-        self.step_line = array("i")
+        # One int per step: context id << LINE_BITS | line (one append on the hot path).
+        self.steps = array("q")
         self.extras: dict[int, dict[str, Any]] = {}
         self.stacks: list[tuple[int, int, int, str]] = []  # (parent, file, line, function)
         self.stack_ids: dict[tuple[int, int, int, str], int] = {}
         self.outline: list[dict[str, Any]] = []
-        self.pending_renderings: list[Rendering] = []
-        self.pending_text: dict[str, list[str]] = {"stdout": [], "stderr": []}
-        self.is_dirty = False
-        self.last_exc: BaseException | None = None
+        # Renderings and (stream, text) pairs emitted since the last step; one list so that the
+        # per-line path checks a single truthiness. Never rebound: _Frame and _Sink cache it.
+        self.pending: list[Rendering | tuple[str, str]] = []
+        # id() only: holding the exception would keep its traceback's frames (and locals) alive.
+        self.last_exc_id = 0
         self.last_exc_step = -1
         self.next_frame = 0
         self.main_code: types.CodeType | None = None
@@ -198,7 +174,7 @@ class TraceSession:
 
     @property
     def num_steps(self) -> int:
-        return len(self.step_line)
+        return len(self.steps)
 
     # ---- files and code objects ---------------------------------------------------------------
 
@@ -222,9 +198,11 @@ class TraceSession:
             raise DirectiveError(errors)
         return found
 
-    def _add_file(self, abs_path: str, is_strict: bool = True) -> _File:
+    def add_file(self, abs_path: str, is_strict: bool = True) -> _File:
         text = Path(abs_path).read_text(encoding="utf-8")
         rel = os.path.relpath(abs_path, self.cwd)
+        if text.count("\n") >= LINE_MASK:
+            raise ValueError(f"{rel!r} has more than {LINE_MASK} lines (the most a trace can step)")
         directives = parse_directives(text, Path(rel).as_posix())
         if directives.errors and is_strict:
             raise DirectiveError(directives.errors)
@@ -239,7 +217,7 @@ class TraceSession:
         abs_path = os.path.abspath(filename)
         entry = self.file_of.get(abs_path)
         if entry is None and abs_path in self.included:
-            entry = self._add_file(abs_path)
+            entry = self.add_file(abs_path)
         self.file_of[filename] = entry
         return entry
 
@@ -252,6 +230,7 @@ class TraceSession:
                 self.hidden_codes.add(code)
             else:
                 info = _Code(file, code.co_qualname)
+                info.is_suspendable = bool(code.co_flags & _SUSPENDABLE)
         self.codes[code] = info
         return info
 
@@ -272,16 +251,11 @@ class TraceSession:
             return None
         entry = self.file_of.get(abs_path)
         if entry is None:  # shown as a link only: its directives do not matter
-            entry = self._add_file(abs_path, is_strict=False)
+            entry = self.add_file(abs_path, is_strict=False)
             if abs_path not in self.included:
                 entry.directives = Directives()
         name = getattr(target, "__qualname__", getattr(target, "__name__", repr(target)))
         return {"file": entry.index, "line": line, "name": name}
-
-    def emit(self, rendering: Rendering) -> None:
-        """Render sink: keep the rendering for the step of the line that emitted it."""
-        self.pending_renderings.append(rendering)
-        self.is_dirty = True
 
     # ---- the hooks ------------------------------------------------------------------------------
 
@@ -333,15 +307,18 @@ class TraceSession:
         stack = -1
         if parent is not None:
             pc = parent.code
-            key = (self.ctxs[parent.ctx][3], pc.file, parent.line or 0, pc.function)
+            key = (self.ctxs[parent.ctx >> LINE_BITS][3], pc.file, parent.line or 0, pc.function)
             stack = self.stack_ids.get(key, -1)
             if stack == -1:
                 stack = self.stack_ids[key] = len(self.stacks)
                 self.stacks.append(key)
-        state.ctx = len(self.ctxs)
+        state.ctx = len(self.ctxs) << LINE_BITS
         self.ctxs.append((code.file, code.function, state.frame_id, stack))
         if is_resumed:
-            state.line = None  # the yield line was recorded when it yielded
+            # The yield/await line was recorded when it suspended; it is recorded again when it
+            # finishes (e.g. `x = yield` or `y = await f()` only assign after resuming).
+            line = frame.f_lineno
+            state.line = code.starts.get(line, line)
         elif parent is not None and parent.line is not None:
             self.record(parent, None, parent.line, "call")
             if frame.f_back is not None and frame.f_back.f_code is self.main_code:
@@ -356,23 +333,23 @@ class TraceSession:
                              "line": line, "comment": comment})  # fmt: skip
 
     def record(self, state: _Frame, frame: Any, line: int, event: str,
-               returned: Any = _NO_RETURN) -> None:  # fmt: skip
+               returned: Any = _NO_RETURN, is_quiet: bool = False) -> None:  # fmt: skip
         """Record a step that needs more than (context, line): directives, output, events."""
         directives = state.code.directives
         if line in directives.hidden_lines:
             return
-        index = len(self.step_line)
-        self.step_ctx.append(state.ctx)
-        self.step_line.append(line)
+        index = len(self.steps)
+        self.steps.append(state.ctx | line)
         extra: dict[str, Any] = {}
         if event != "line":
             extra["event"] = event
-        if self.is_dirty:
-            self._flush_pending(extra)
+        if self.pending:
+            extra[PENDING] = self.pending[:]
+            self.pending.clear()
         if event == "line":
             names = directives.inspect.get(line)
             if names:
-                self._inspect(state, frame, names, line, extra)
+                self._inspect(state, frame, names, line, extra, is_quiet)
             cleared = directives.clear.get(line)
             if cleared:
                 extra["cleared"] = list(cleared)
@@ -384,19 +361,12 @@ class TraceSession:
         if extra:
             self.extras[index] = extra
 
-    def _flush_pending(self, extra: dict[str, Any]) -> None:
-        if self.pending_renderings:
-            extra["renderings"] = [rendering_json(r) for r in self.pending_renderings]
-            self.pending_renderings = []
-        for key, chunks in self.pending_text.items():
-            if chunks:
-                extra[key] = "".join(chunks)
-                chunks.clear()
-        self.is_dirty = False
-
     def _inspect(self, state: _Frame, frame: types.FrameType, names: tuple[str, ...], line: int,
-                 extra: dict[str, Any]) -> None:  # fmt: skip
-        """Serialize the inspected names whose value changed since this frame last showed them."""
+                 extra: dict[str, Any], is_quiet: bool = False) -> None:  # fmt: skip
+        """Serialize the inspected names whose value changed since this frame last showed them.
+
+        `is_quiet`: a suspension (yield/await) where names assigned by that line are not set yet.
+        """
         local_vars, global_vars = frame.f_locals, frame.f_globals
         for name in names:
             head, *attrs = name.split(".")
@@ -406,12 +376,14 @@ class TraceSession:
                 elif head in global_vars:
                     obj = global_vars[head]
                 else:
-                    obj = getattr(global_vars.get("__builtins__"), head)
+                    obj = getattr(builtins, head)
                 for attr in attrs:
                     obj = getattr(obj, attr)
             except Exception:  # AttributeError, or a property that raises
-                where = f"{self.files[state.code.file].rel_path}:{line}"
-                self.warnings.append(f"'@inspect {name}' at {where}: {name!r} is not defined there")
+                if not is_quiet:
+                    where = f"{self.files[state.code.file].rel_path}:{line}"
+                    message = f"'@inspect {name}' at {where}: {name!r} is not defined there"
+                    self.warnings.append(message)
                 continue
             if type(obj) in _IMMUTABLE and state.last.get(name, _NO_RETURN) is obj:
                 continue
@@ -427,113 +399,51 @@ class TraceSession:
     def record_exception(self, state: _Frame, frame: types.FrameType, arg: Any) -> None:
         """An exception step where an exception is raised or first reaches recorded code."""
         exc, tb = arg[1], arg[2]
-        if exc is self.last_exc and tb is not None and tb.tb_next is not None:
+        if id(exc) == self.last_exc_id and tb is not None and tb.tb_next is not None:
             return  # already recorded deeper; it is propagating
         if state.line is None or state.line in state.code.directives.hidden_lines:
             return
-        self.last_exc = exc
-        stack = [
-            f for f in traceback.extract_stack(frame) if not f.filename.startswith(_PACKAGE_DIR)
-        ]
+        self.last_exc_id = id(exc)
+        stack = runner.lecture_frames(traceback.extract_stack(frame))
         self.record(state, frame, state.line, "exception")
-        index = len(self.step_line) - 1
+        index = len(self.steps) - 1
         self.extras.setdefault(index, {"event": "exception"})["exception"] = dataclasses.asdict(
-            _exception_info(exc, stack)
+            runner.exception_info(exc, stack)
         )
         self.last_exc_step = index
 
-    # ---- running --------------------------------------------------------------------------------
+    # ---- running (process set-up lives in execlecture/runner.py) -------------------------------
 
     def prepare(self) -> tuple[types.CodeType, str]:
         """Read, compile and check the lecture; raises ValueError for bad input (nothing runs)."""
-        path = self.lecture_path
-        if not path.is_file():
-            raise ValueError(f"no lecture file {str(path)!r} (expected a .py file)")
-        text = path.read_text(encoding="utf-8")
-        try:
-            tree = ast.parse(text, filename=str(path))
-            code = compile(tree, str(path), "exec", dont_inherit=True)
-        except SyntaxError as exc:
-            rel = os.path.relpath(path, self.cwd)
-            raise ValueError(f"syntax error at {rel}:{exc.lineno}: {exc.msg}") from None
-        functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
-        if "main" not in functions:
-            rel = os.path.relpath(path, self.cwd)
-            raise ValueError(
-                f"lecture {rel!r} has no top-level main() function (expected the outline)"
-            )
-        for name, node in functions.items():
-            doc = ast.get_docstring(node)
-            if doc:
-                self.section_titles[name] = doc.strip().splitlines()[0]
-        doc = ast.get_docstring(tree)
-        if doc:
-            self.title = doc.strip().splitlines()[0]
-        self._add_file(str(path))
-        return code, text
+        return runner.prepare(self)
 
     def run(self) -> None:
         """Run the lecture's module body, then main() under the hook; exceptions are recorded."""
-        code, _ = self.prepare()
-        saved_path, saved_cwd, saved_argv = list(sys.path), os.getcwd(), sys.argv
-        name = self.lecture_path.stem
-        saved_module = sys.modules.get(name)
-        module = types.ModuleType(name)
-        module.__file__ = str(self.lecture_path)
-        saved_streams = sys.stdout, sys.stderr
-        token = api.set_sink(self)
-        start = time.perf_counter()
-        try:
-            os.chdir(self.lecture_path.parent)
-            sys.path[:0] = [str(self.lecture_path.parent), str(self.cwd)]
-            sys.argv = [str(self.lecture_path)]
-            sys.modules[name] = module
-            sys.stdout = _Tee(saved_streams[0], self, "stdout")
-            sys.stderr = _Tee(saved_streams[1], self, "stderr")
-            self._run_module(code, module)
-        finally:
-            self.duration_s = time.perf_counter() - start
-            sys.stdout, sys.stderr = saved_streams
-            api.reset_sink(token)
-            sys.path[:] = saved_path
-            sys.argv = saved_argv
-            os.chdir(saved_cwd)
-            if saved_module is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = saved_module
+        runner.run_session(self)
         self._finish_exception()
 
-    def _run_module(self, code: types.CodeType, module: types.ModuleType) -> None:
+    def hook_main(self, main: Any) -> None:
+        """Call the lecture's main() with the hook installed; the previous hook is restored."""
+        self.main_code = main.__code__
+        previous = sys.gettrace()
+        sys.settrace(self._make_global_hook())
         try:
-            exec(code, module.__dict__)
-            main = module.__dict__["main"]
-            self.main_code = main.__code__
-            previous = sys.gettrace()
-            sys.settrace(self._make_global_hook())
-            try:
-                main()
-            finally:
-                sys.settrace(previous)
-        except KeyboardInterrupt:
-            raise
-        except SystemExit as exc:
-            if exc.code not in (None, 0):
-                self.exception = exc
-        except Exception as exc:
-            self.exception = exc
+            main()
+        finally:
+            sys.settrace(previous)
 
     def _finish_exception(self) -> None:
         """Make sure an uncaught exception is the last step, with its full traceback."""
         exc = self.exception
         if exc is None:
             return
-        info = dataclasses.asdict(_exception_info(exc))
+        info = dataclasses.asdict(runner.exception_info(exc))
         last = self.num_steps - 1
-        if exc is self.last_exc and self.last_exc_step == last >= 0:
+        if id(exc) == self.last_exc_id and self.last_exc_step == last >= 0:
             self.extras[last]["exception"] = info
             return
-        ctx = self.step_ctx[last] if last >= 0 else -1
+        ctx = self.steps[last] >> LINE_BITS if last >= 0 else -1
         file, function = (self.ctxs[ctx][0], self.ctxs[ctx][1]) if ctx >= 0 else (0, "<module>")
         wanted = self.files[file].abs_path
         line = 0
@@ -547,12 +457,11 @@ class TraceSession:
                 if function != "<module>":
                     break
             tb = tb.tb_next
-        line = line or self.step_line[last] if last >= 0 else line or 1
+        line = line or (self.steps[last] & LINE_MASK) if last >= 0 else line or 1
         if ctx < 0:
             ctx = len(self.ctxs)
             self.ctxs.append((0, "<module>", self.next_frame, -1))
             self.next_frame += 1
-        self.step_ctx.append(ctx)
-        self.step_line.append(line)
+        self.steps.append(ctx << LINE_BITS | line)
         self.extras[self.num_steps - 1] = {"event": "exception", "exception": info}
         self.last_exc_step = self.num_steps - 1

@@ -77,6 +77,13 @@ class _Serializer:
         self.next_id = 0
 
     def node(self, obj: Any, depth: int = 0) -> dict[str, Any]:
+        """The node of one value; "type" is left out where it equals "kind" (int, list, ...)."""
+        out = self._node(obj, depth)
+        if out.get("type") == out["kind"]:
+            del out["type"]
+        return out
+
+    def _node(self, obj: Any, depth: int) -> dict[str, Any]:
         if obj is None:
             return {"kind": "none"}
         scalar = self._scalar(obj)
@@ -216,36 +223,37 @@ def _tensor(obj: Any) -> dict[str, Any] | None:
         dtype = str(t.dtype).removeprefix("torch.")
         node: dict[str, Any] = {"kind": "tensor", "library": "torch", "dtype": dtype,
                                 "shape": list(t.shape), "device": str(t.device)}  # fmt: skip
-        if t.requires_grad or obj.requires_grad:
+        if obj.requires_grad:
             node["requires_grad"] = True
-        array = t.cpu().float().numpy() if t.is_floating_point() else t.cpu().numpy()
-        return _array_body(array, node)
+        if t.numel() and not t.is_complex():
+            # Stats with torch itself: no copy of the whole tensor to numpy/float64.
+            f = t.float() if t.is_floating_point() else t.double()
+            low, high = torch.aminmax(f)
+            node["stats"] = _stats(low, high, f.mean(), f.std(unbiased=False))
+        return _contents(t.reshape(-1), int(t.numel()), t.tolist, node)
     if np is not None and isinstance(obj, np.ndarray):
         if obj.dtype.kind not in "biufc":
             return None
         node = {"kind": "tensor", "library": "numpy", "dtype": str(obj.dtype),
                 "shape": list(obj.shape), "device": "cpu"}  # fmt: skip
-        return _array_body(obj, node)
+        if obj.size and obj.dtype.kind in "biuf":
+            node["stats"] = _stats(obj.min(), obj.max(), obj.mean(dtype=np.float64),
+                                   obj.std(dtype=np.float64))  # fmt: skip
+        return _contents(obj.reshape(-1), int(obj.size), obj.tolist, node)
     return None
 
 
-def _array_body(array: Any, node: dict[str, Any]) -> dict[str, Any]:
-    """Add stats and contents (full up to MAX_ELEMENTS, else head/tail) to a tensor node."""
-    import numpy as np
+def _stats(low: Any, high: Any, mean: Any, std: Any) -> dict[str, float | str]:
+    """JSON-safe summary statistics from 0-d tensors or numpy scalars."""
+    return {"min": _float(float(low)), "max": _float(float(high)),
+            "mean": _float(float(mean)), "std": _float(float(std))}  # fmt: skip
 
-    size = int(array.size)
-    if size and array.dtype.kind in "biuf":
-        values = array.astype(np.float64, copy=False)
-        node["stats"] = {
-            "min": _float(float(values.min())),
-            "max": _float(float(values.max())),
-            "mean": _float(float(values.mean())),
-            "std": _float(float(values.std())),
-        }
+
+def _contents(flat: Any, size: int, tolist: Any, node: dict[str, Any]) -> dict[str, Any]:
+    """Add the contents: all of them up to MAX_ELEMENTS, else HEAD_TAIL from each end."""
     if size <= MAX_ELEMENTS:
-        node["data"] = _round_nested(array.tolist())
+        node["data"] = _round_nested(tolist())
     else:
-        flat = array.reshape(-1)
         node["head"] = _round_nested(flat[:HEAD_TAIL].tolist())
         node["tail"] = _round_nested(flat[-HEAD_TAIL:].tolist())
         node["omitted"] = size - 2 * HEAD_TAIL
@@ -255,6 +263,10 @@ def _array_body(array: Any, node: dict[str, Any]) -> dict[str, Any]:
 def to_value(obj: Any) -> dict[str, Any]:
     """Serialize one value into a JSON value node.
 
-    5 -> {"kind": "int", "type": "int", "value": 5}
+    5 -> {"kind": "int", "value": 5}
     """
-    return _Serializer().node(obj)
+    try:
+        return _Serializer().node(obj)
+    except Exception as exc:  # the tracer calls this inside the lecture: it must never raise
+        return {"kind": "repr", "type": _type_name(obj),
+                "value": f"<not serializable: {type(exc).__name__}: {exc}>"[:MAX_STR]}  # fmt: skip

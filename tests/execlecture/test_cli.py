@@ -136,8 +136,43 @@ def test_new_scaffolds_a_lecture_that_traces(workdir: Path) -> None:
     assert main(["run", str(path), "-o", "t.json"]) == 0
     trace = load_trace(json.loads((workdir / "t.json").read_text()))
     kinds = {r.kind for s in trace.steps for r in s.renderings}
-    assert {"markdown", "note", "link"} <= kinds
+    assert {"markdown", "note", "link", "image", "plot"} <= kinds
     assert any(s.cleared for s in trace.steps) and trace.files[0].hidden_lines
+
+
+def test_include_records_library_lines(workdir: Path) -> None:
+    (workdir / "mylib").mkdir()
+    (workdir / "mylib" / "ops.py").write_text(
+        "def double(v):\n    r = 2 * v  # @inspect r\n    return r\n"
+    )
+    (workdir / "lec.py").write_text(
+        "from mylib.ops import double\n\ndef main():\n    y = double(4)\n"
+    )
+    assert main(["run", "lec.py", "-o", "plain.json"]) == 0
+    assert main(["run", "lec.py", "-o", "inc.json", "--include", "mylib/*.py"]) == 0
+    plain = load_trace(json.loads((workdir / "plain.json").read_text()))
+    included = load_trace(json.loads((workdir / "inc.json").read_text()))
+    assert [f.path for f in plain.files] == ["lec.py"] and len(plain.steps) == 1
+    assert [f.path for f in included.files] == ["lec.py", "mylib/ops.py"]
+    assert [(s.file, s.line, s.event) for s in included.steps] == [
+        (0, 4, "call"),
+        (1, 2, "line"),
+        (1, 3, "line"),
+        (0, 4, "line"),
+    ]
+    assert included.steps[1].values["r"] == {"kind": "int", "value": 8}
+
+
+@pytest.mark.parametrize(
+    ("args", "module"), [(["serve"], "viewer.server"), (["build"], "viewer.build")]
+)
+def test_serve_and_build_without_the_viewer_fail_clearly(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    args: list[str], module: str,
+) -> None:  # fmt: skip
+    monkeypatch.setitem(sys.modules, module, None)  # makes the import fail, viewer merged or not
+    assert main(args) == 2
+    assert f"the viewer is not available ({module} failed to import" in capsys.readouterr().err
 
 
 def test_python_dash_m_entry_point(workdir: Path) -> None:

@@ -32,12 +32,12 @@ def _kinds(node: object) -> set[str]:
 
 
 def test_scalars() -> None:
-    assert to_value(5) == {"kind": "int", "type": "int", "value": 5}
-    assert to_value(True) == {"kind": "bool", "type": "bool", "value": True}
+    assert to_value(5) == {"kind": "int", "value": 5}
+    assert to_value(True) == {"kind": "bool", "value": True}
     assert to_value(None) == {"kind": "none"}
     assert to_value(2**80)["value"] == str(2**80)
-    assert to_value(1 + 2j) == {"kind": "complex", "type": "complex", "real": 1.0, "imag": 2.0}
-    assert to_value(b"\x00\xff") == {"kind": "bytes", "type": "bytes", "value": "00ff", "length": 2}
+    assert to_value(1 + 2j) == {"kind": "complex", "real": 1.0, "imag": 2.0}
+    assert to_value(b"\x00\xff") == {"kind": "bytes", "value": "00ff", "length": 2}
 
 
 def test_non_finite_floats_are_strings() -> None:
@@ -80,6 +80,9 @@ def test_numpy_arrays_small_and_big() -> None:
     assert big["omitted"] == MAX_ELEMENTS + 1 - 2 * HEAD_TAIL
     assert big["stats"]["min"] == 0.0 and big["stats"]["max"] == float(MAX_ELEMENTS)
     assert to_value(np.float32(1.5)) == {"kind": "float", "type": "numpy.float32", "value": 1.5}
+    assert to_value(True)["kind"] == "bool" and to_value(np.bool_(True))["type"].startswith(
+        "numpy.bool"
+    )
     _dumps(big)
 
 
@@ -120,6 +123,17 @@ class _BadRepr:
         raise RuntimeError("no")
 
 
+class _Exploding:
+    @property
+    def __dict__(self) -> dict:  # type: ignore[override]
+        raise RuntimeError("boom")
+
+
+def test_serialization_errors_become_repr_nodes() -> None:
+    node = to_value(_Exploding())
+    assert node["kind"] == "repr" and "RuntimeError: boom" in node["value"]
+
+
 def test_objects_by_fields_and_fallbacks() -> None:
     point = to_value(_Point(1, math.nan))
     assert point["kind"] == "object" and point["fields"][1] == ["y", to_value(math.nan)]
@@ -128,7 +142,7 @@ def test_objects_by_fields_and_fallbacks() -> None:
     assert bad["kind"] == "repr" and "_BadRepr" in bad["value"]  # reprlib survives a raising repr
     assert to_value(len)["kind"] == "function"
     assert to_value(math)["kind"] == "module"
-    assert to_value(int) == {"kind": "type", "type": "type", "name": "builtins.int"}
+    assert to_value(int) == {"kind": "type", "name": "builtins.int"}
 
 
 _json_like = st.recursive(

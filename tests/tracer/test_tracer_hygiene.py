@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from execlecture import api
 from execlecture.schema import load_trace
-from execlecture.tracefile import trace_to_dict
+from execlecture.tracefile import encode_trace, trace_to_dict
 from execlecture.tracer import TraceSession
 
 LECTURE = """
@@ -91,6 +91,31 @@ def test_lecture_sees_its_folder_as_cwd_and_on_sys_path(tmp_path: Path) -> None:
     trace = trace_to_dict(session)
     values = {k: v["value"] for s in trace["steps"] for k, v in s.get("values", {}).items()}
     assert values == {"here": "lectures", "value": 7}
+
+
+def test_inspecting_an_undefined_name_warns_with_location(tmp_path: Path) -> None:
+    (tmp_path / "lec.py").write_text("def main():\n    x = 1  # @inspect x typo\n")
+    session = TraceSession("lec.py", cwd=tmp_path)
+    session.run()
+    assert session.warnings == ["'@inspect typo' at lec.py:2: 'typo' is not defined there"]
+    assert list(trace_to_dict(session)["steps"][0]["values"]) == ["x"]
+
+
+def test_a_1000_step_lecture_stays_small(tmp_path: Path) -> None:
+    """Stacks interned, only changed values stored: ~1,000 steps fit well under 400 KB."""
+    (tmp_path / "lec.py").write_text(
+        "from execlecture import text\n\n"
+        "def square(v):\n    return v * v\n\n"
+        "def main():\n"
+        "    for i in range(250):\n"
+        "        value = square(i) % 97  # @inspect value\n"
+        "        if i % 25 == 0:\n"
+        "            text(f'step {i}: value {value}')\n"
+    )
+    session = TraceSession("lec.py", cwd=tmp_path)
+    session.run()
+    size = len("".join(encode_trace(session)).encode())
+    assert session.num_steps >= 1000 and size <= 400_000, (session.num_steps, size)
 
 
 def test_unchanged_values_are_not_repeated(tmp_path: Path) -> None:

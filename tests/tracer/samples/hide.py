@@ -12,6 +12,7 @@ def plus_two(x):
 
 def main():
     secret = 1  # @hide
+    noise = plus_two(0)  # @hide
     answer = setup()  # @inspect answer
     shown = plus_two(secret)  # @inspect shown
 

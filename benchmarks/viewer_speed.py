@@ -77,6 +77,22 @@ def step_redraws(page: Page, presses: int) -> list[float]:
     return timings
 
 
+def jump_redraws(page: Page, jumps: int) -> list[float]:
+    """Random far jumps (as `g`, outline clicks and the progress bar do), seeded."""
+    timings: list[float] = page.evaluate(
+        """(jumps) => {
+          const v = window.viewer; let seed = 1; v.timings = [];
+          const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+          for (let i = 0; i < jumps; i++) {
+            v.go(Math.floor(next() * v.model.n), { replaceUrl: false });
+          }
+          return v.timings;
+        }""",
+        jumps,
+    )
+    return timings
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -98,7 +114,9 @@ def main() -> None:
     (trace_dir / "synthetic_20k.json").write_text(json.dumps(synthetic_trace(20_000, payload=12)))
     cases.append("synthetic_20k")
     if not args.skip_50mb:
-        (trace_dir / "synthetic_50mb.json").write_text(json.dumps(synthetic_trace(40_000, payload=40)))
+        (trace_dir / "synthetic_50mb.json").write_text(
+            json.dumps(synthetic_trace(40_000, payload=40))
+        )
         cases.append("synthetic_50mb")
     base, server, thread = _serve(trace_dir)
     try:
@@ -122,6 +140,12 @@ def main() -> None:
                         f"step redraw   {name:<22} {len(timings)} presses: "
                         f"median {statistics.median(timings):.2f} ms, "
                         f"p95 {percentile(timings, 0.95):.2f} ms, max {max(timings):.2f} ms"
+                    )
+                    jumps = jump_redraws(page, 200)
+                    print(
+                        f"random jump   {name:<22} {len(jumps)} jumps:   "
+                        f"median {statistics.median(jumps):.2f} ms, "
+                        f"p95 {percentile(jumps, 0.95):.2f} ms, max {max(jumps):.2f} ms"
                     )
             browser.close()
     finally:

@@ -49,7 +49,8 @@ def bundle_modules(static_dir: Path = STATIC_DIR) -> str:
         if leftover:
             raise ValueError(f"bundle: {name}: unsupported module syntax {leftover[0]!r}")
         parts.append(
-            f"// --- {name}\n(function () {{\n{body}\nObject.assign(__modules, {{ {', '.join(exported)} }});\n}})();"
+            f"// --- {name}\n(function () {{\n{body}\n"
+            f"Object.assign(__modules, {{ {', '.join(exported)} }});\n}})();"
         )
     parts.append("})();")
     return "\n".join(parts) + "\n"
@@ -64,8 +65,17 @@ def _write(path: Path, text: str) -> None:
     os.replace(temp, path)
 
 
+# Static hosts cannot send headers: the same policy as the server's, as a meta tag.
+META_CSP = (
+    '<meta http-equiv="Content-Security-Policy" content="default-src \'self\'; '
+    "script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'none'\">"
+)
+
+
 def _lecture_page(name: str) -> str:
     shell = (STATIC_DIR / "lecture.html").read_text(encoding="utf-8")
+    shell = shell.replace('<meta charset="utf-8">', '<meta charset="utf-8">\n' + META_CSP, 1)
     shell = shell.replace('href="./"', 'href="index.html"')
     shell = shell.replace(
         '<body class="lecture-page">', f'<body class="lecture-page" data-trace="{name}">'
@@ -100,7 +110,11 @@ def build_site(trace_dir: Path, out_dir: Path) -> None:
         view = json.dumps(build_view(entry.trace, name), separators=(",", ":"))
         _write(out_dir / "data" / f"{name}.js", f"window.EXECLECTURE_VIEW = {view};\n")
         _write(out_dir / f"{name}.html", _lecture_page(name))
-    _write(out_dir / "index.html", index_page(summaries, lambda n: f"{n}.html", prefix=""))
+    index = index_page(summaries, lambda n: f"{n}.html", prefix="")
+    _write(
+        out_dir / "index.html",
+        index.replace('<meta charset="utf-8">', '<meta charset="utf-8">' + META_CSP, 1),
+    )
     for asset in ASSETS:
         _write(out_dir / "static" / asset, (STATIC_DIR / asset).read_text(encoding="utf-8"))
     _write(out_dir / "static" / "bundle.js", bundle_modules())

@@ -1,4 +1,4 @@
-"""Server-made HTML pages: the lecture index and error pages (shared by the app and the static export).
+"""Server-made HTML pages: the lecture index and error pages (shared by the app and the export).
 
 The lecture page itself is a static shell (static/lecture.html) that the ES modules fill in.
 """
@@ -9,16 +9,17 @@ import html
 from typing import Any
 
 SOURCE_LABELS = {
-    "current": ("current", "source unchanged since traced"),
-    "changed": ("changed", "source changed since traced: re-run `execlecture run`"),
-    "missing": ("missing", "source file not found next to the traces"),
+    "current": ("up to date", "source unchanged since traced"),
+    "changed": ("source changed", "source changed since traced: re-run `execlecture run`"),
+    "missing": ("source not found", "source file not found next to the traces"),
 }
 
 
 def _head(title: str, prefix: str) -> str:
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<link rel="icon" href="data:,">'
         f"<title>{html.escape(title)}</title>"
         f'<link rel="stylesheet" href="{prefix}static/style.css">'
         f'<script src="{prefix}static/theme.js"></script></head>'
@@ -28,7 +29,7 @@ def _head(title: str, prefix: str) -> str:
 def index_page(summaries: list[dict[str, Any]], link_for: Any, prefix: str = "") -> str:
     """The list of lectures: title, steps, traced when, source status (or the schema complaint)."""
     rows = []
-    for s in summaries:
+    for s in sorted(summaries, key=lambda s: (bool(s.get("error")), s["name"])):
         name = html.escape(s["name"])
         if s.get("error"):
             rows.append(
@@ -37,7 +38,7 @@ def index_page(summaries: list[dict[str, Any]], link_for: Any, prefix: str = "")
                 f'<pre class="complaint">{html.escape(s["error"])}</pre></li>'
             )
             continue
-        label, tip = SOURCE_LABELS.get(s["source"], (s["source"], ""))
+        text, tip = SOURCE_LABELS.get(s["source"], (s["source"], ""))
         status = '<span class="badge bad">raised</span>' if s["status"] == "error" else ""
         rows.append(
             f'<li class="lecture"><a href="{html.escape(link_for(s["name"]))}">'
@@ -46,7 +47,8 @@ def index_page(summaries: list[dict[str, Any]], link_for: Any, prefix: str = "")
             f'<span class="steps">{s["num_steps"]:,} steps</span> · '
             f'traced <time datetime="{html.escape(s["created"])}">'
             f"{html.escape(s['created'][:16].replace('T', ' '))} UTC</time></span> "
-            f'<span class="badge {label}" title="{html.escape(tip)}">{label}</span>{status}</li>'
+            f'<span class="badge {s["source"]}" title="{html.escape(tip)}">{text}</span>'
+            f"{status}</li>"
         )
     body = (
         "".join(rows) or '<li class="empty">No traces yet: run <code>execlecture run</code>.</li>'

@@ -1,4 +1,4 @@
-"""Renderings -> safe HTML: markdown + dollar math (MathML), Pygments code, sanitized SVG and images.
+"""Renderings -> safe HTML: markdown + dollar math (MathML), Pygments code, sanitized SVG, images.
 
 Everything here treats the trace as untrusted. Markdown is rendered with markdown-it-py, `$..$` math
 is converted with latex2mathml, and the whole HTML is sanitized with nh3 AFTER math conversion
@@ -25,6 +25,8 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer, get_lexer_by_name
 from pygments.token import STANDARD_TYPES, _TokenType
 from pygments.util import ClassNotFound
+
+from viewer.charts import spec_to_svg
 
 MATHML_TAGS = frozenset(
     {
@@ -106,7 +108,7 @@ def _highlight_block(code: str, lang: str, _attrs: Any) -> str:
         lexer = get_lexer_by_name(lang or "python")
     except ClassNotFound:
         return ""  # markdown-it escapes the code itself
-    return highlight(code, lexer, HtmlFormatter(nowrap=True))
+    return str(highlight(code, lexer, HtmlFormatter(nowrap=True)))
 
 
 def _math_renderer(display: str) -> Any:
@@ -160,7 +162,7 @@ def highlight_lines(source: str, language: str = "python") -> list[str]:
 def _token_class(ttype: _TokenType) -> str:
     while ttype not in STANDARD_TYPES:
         ttype = ttype.parent
-    return STANDARD_TYPES[ttype]
+    return str(STANDARD_TYPES[ttype])
 
 
 SVG_NS = "http://www.w3.org/2000/svg"
@@ -190,7 +192,7 @@ _CSS_URL = re.compile(r"url\(\s*['\"]?(?!#)", re.IGNORECASE)
 
 
 def sanitize_svg(svg: str) -> str:
-    """Untrusted SVG text -> allow-listed SVG (no scripts, handlers, foreignObject, outside refs)."""
+    """Untrusted SVG -> allow-listed SVG (no scripts, handlers, foreignObject, outside refs)."""
     if len(svg) > MAX_SVG_CHARS or "<!ENTITY" in svg:
         raise ValueError(f"SVG rejected: {len(svg)} chars or entity declarations")
     root = ET.fromstring(svg)
@@ -219,9 +221,15 @@ def _clean_svg_element(element: ET.Element) -> None:
         if name in (f"{{{XLINK_NS}}}href", "href"):
             if not (_LOCAL_REF.match(value) or IMAGE_DATA_URL.match(value)):
                 del element.attrib[name]
-        elif (name.startswith("{") and not name.startswith("{http://www.w3.org/XML/")) or (
-            local not in SVG_ATTRIBUTES and name != "{http://www.w3.org/XML/1998/namespace}space"
-        ) or _CSS_URL.search(value) or "javascript:" in value.lower():
+        elif (
+            (name.startswith("{") and not name.startswith("{http://www.w3.org/XML/"))
+            or (
+                local not in SVG_ATTRIBUTES
+                and name != "{http://www.w3.org/XML/1998/namespace}space"
+            )
+            or _CSS_URL.search(value)
+            or "javascript:" in value.lower()
+        ):
             del element.attrib[name]
 
 
@@ -259,7 +267,10 @@ def _image_html(src: str | None, width: int | None) -> str:
         # External images are not fetched (offline viewer, CSP img-src 'self' data:).
         href = html.escape(src)
         return f'<a href="{href}" rel="noopener noreferrer">external image: {href}</a>'
-    return '<p class="render-error">image not shown: unsupported source (expected an image data URL or a path under the trace directory)</p>'
+    return (
+        '<p class="render-error">image not shown: unsupported source '
+        "(expected an image data URL or a path under the trace directory)</p>"
+    )
 
 
 def _safe_href(url: str | None) -> str | None:
@@ -273,11 +284,15 @@ def _link_html(text: str | None, url: str | None, code: dict[str, Any] | None,
     label = html.escape(text or url or "link")
     if code is not None:
         name = html.escape(str(code.get("name", text or "code")))
+        if text and text != code.get("name"):
+            name = f"{html.escape(text)} <code>{name}</code>"
+        else:
+            name = f"<code>{name}</code>"
         if isinstance(code.get("file"), int) and isinstance(code.get("line"), int):
             return (f'<a class="code-link" href="#" data-file="{code["file"]}" '
-                    f'data-line="{code["line"]}"><code>{name}</code></a>')  # fmt: skip
+                    f'data-line="{code["line"]}">{name}</a>')  # fmt: skip
         where = html.escape(f"{code.get('path', '')}:{code.get('line', '')}".strip(":"))
-        return f'<span class="code-link"><code>{name}</code> <small>{where}</small></span>'
+        return f'<span class="code-link">{name} <small>{where}</small></span>'
     href = _safe_href(url)
     if href:
         link = (
@@ -316,12 +331,19 @@ def _spec_html(spec: dict[str, Any] | None) -> str:
             for v in values[:200]
         )
         title = html.escape(str(spec.get("title", "plot data"))) if spec else "plot data"
-        return f'<figure class="spec"><figcaption>{title}</figcaption><table><tr>{head}</tr>{rows}</table></figure>'
+        table = f"<table><tr>{head}</tr>{rows}</table>"
+        return f'<figure class="spec"><figcaption>{title}</figcaption>{table}</figure>'
     return '<p class="render-error">plot spec without data values</p>'
 
 
+def _spec_body(spec: dict[str, Any] | None, width: int | None) -> str:
+    """A Vega-Lite-like spec: drawn as SVG when in the supported subset, else its data table."""
+    svg = spec_to_svg(spec) if isinstance(spec, dict) else None
+    return svg_img(svg, width) if svg is not None else _spec_html(spec)
+
+
 def render_rendering(r: Any) -> str:
-    """A schema.Rendering -> safe HTML for the page: kind markdown -> '<div class="r-markdown">..'."""
+    """A schema.Rendering -> safe HTML: kind "markdown" -> '<div class="r r-markdown">..'."""
     if r.kind == "markdown" or r.kind == "note":
         body = render_markdown(r.text or "")
     elif r.kind == "verbatim":
@@ -331,7 +353,7 @@ def render_rendering(r: Any) -> str:
     elif r.kind == "link":
         body = _link_html(r.text, r.url, r.code, r.reference)
     elif r.kind == "plot":
-        body = svg_img(r.svg, r.width) if r.svg is not None else _spec_html(r.spec)
+        body = svg_img(r.svg, r.width) if r.svg is not None else _spec_body(r.spec, r.width)
     else:
         raise ValueError(f"rendering kind {r.kind!r} is not handled by the viewer")
     return f'<div class="r r-{r.kind}"{style_attribute(r.style or {})}>{body}</div>'

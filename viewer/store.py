@@ -2,7 +2,8 @@
 
 `TraceStore` maps a trace name (file stem) to `traces/NAME.json` without ever leaving the trace
 directory (names are a strict pattern; resolved paths, symlinks included, must stay inside), loads
-and validates it with `execlecture.schema.load_trace`, and keeps derived views until the file changes.
+and validates it with `execlecture.schema.load_trace`, and keeps derived views until the file
+changes.
 """
 
 from __future__ import annotations

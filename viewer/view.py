@@ -7,6 +7,7 @@ exceptions) are lists of [step, ...], and every rendering is already sanitized H
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import json
 from typing import Any
@@ -19,6 +20,24 @@ EVENT_CODES = {"line": 0, "call": 1, "exception": 2}
 
 def _exception(info: Any) -> dict[str, str] | None:
     return dataclasses.asdict(info) if info is not None else None
+
+
+def statement_ends(source: str) -> dict[str, int]:
+    """First line -> last line of each multi-line simple statement ('text(\n"a")' -> {"1": 2}).
+
+    Renderings go after the whole statement that emitted them, not after its first line.
+    """
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return {}
+    ends = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.stmt) or hasattr(node, "body"):
+            continue
+        if node.end_lineno is not None and node.end_lineno > node.lineno:
+            ends[str(node.lineno)] = node.end_lineno
+    return ends
 
 
 def build_view(trace: Trace, name: str) -> dict[str, Any]:
@@ -59,7 +78,12 @@ def build_view(trace: Trace, name: str) -> dict[str, Any]:
         "duration_s": trace.duration_s,
         "exception": _exception(trace.exception),
         "files": [
-            {"path": f.path, "lines": highlight_lines(f.text), "hidden": f.hidden_lines}
+            {
+                "path": f.path,
+                "lines": highlight_lines(f.text),
+                "hidden": f.hidden_lines,
+                "ends": statement_ends(f.text),
+            }
             for f in trace.files
         ],
         "stacks": [[s.parent, s.file, s.line, s.function] for s in trace.stacks],

@@ -1,4 +1,4 @@
-"""Live reload for authors: re-trace a lecture in a subprocess when one of its source files is saved.
+"""Live reload for authors: re-trace a lecture in a subprocess when one of its sources is saved.
 
 A daemon thread polls the mtimes of the files each trace recorded (paths relative to the trace
 directory's parent, the directory lectures are run from) and runs
@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import execlecture.schema
-
 from viewer.store import TraceStore
 
 POLL_S = 0.3

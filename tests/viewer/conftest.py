@@ -1,4 +1,4 @@
-"""Fixtures for viewer tests: a trace directory of hand-built traces, a TestClient, a live server."""
+"""Fixtures for viewer tests: a trace dir of hand-built traces, a TestClient, a live server."""
 
 from __future__ import annotations
 

@@ -69,10 +69,12 @@ def test_trace_json_view_and_renderings(client: TestClient) -> None:
         (12, "plot"),
         (12, "image"),
         (12, "link"),
+        (12, "link"),
     ]
     assert "<math" in renderings[0]["html"] and "<msub>" in renderings[0]["html"]
     assert renderings[2]["html"].count('src="data:image/svg+xml;base64,') == 1
-    assert "Vaswani, Shazeer" in renderings[4]["html"]
+    assert 'data-line="17"' in renderings[4]["html"]
+    assert "Vaswani, Shazeer" in renderings[5]["html"]
 
 
 @pytest.mark.parametrize(
@@ -199,3 +201,22 @@ def test_events_stream_reports_a_changed_trace(trace_dir: Path) -> None:
                 assert event["kind"] == "updated" and event["trace"] == "lecture_00"
                 break
         app.state.is_closing = True
+
+
+def test_statement_ends_place_renderings_after_multiline_calls() -> None:
+    from viewer.view import statement_ends
+
+    source = 'text(\n    "a"\n)\nx = 1\nfor i in range(\n    3\n):\n    y = (\n        i)\n'
+    assert statement_ends(source) == {"1": 3, "8": 9}
+    assert statement_ends("def broken(:\n") == {}
+
+
+def test_serve_rejects_a_missing_directory(tmp_path: Path) -> None:
+    from viewer.server import serve
+
+    with pytest.raises(ValueError, match="does not exist"):
+        serve(tmp_path / "nope")
+
+
+def test_watch_mode_is_reported_by_health(trace_dir: Path) -> None:
+    assert TestClient(create_app(trace_dir, watch=True)).get("/health").json()["watch"] is True

@@ -21,6 +21,8 @@ def test_build_site_writes_a_self_contained_site(trace_dir: Path, tmp_path: Path
     page = (out / "lecture_00.html").read_text()
     assert '<script src="data/lecture_00.js"></script>' in page and 'type="module"' not in page
     assert 'href="index.html"' in page
+    assert "Content-Security-Policy" in page and "script-src 'self'" in page
+    assert "Content-Security-Policy" in index
     data = (out / "data" / "lecture_00.js").read_text()
     assert data.startswith("window.EXECLECTURE_VIEW = {") and "<math" in data
     assert not (out / "broken.html").exists()

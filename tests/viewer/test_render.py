@@ -73,7 +73,8 @@ HOSTILE_MARKDOWN = [
     '<iframe src="https://evil.example"></iframe>',
     "$\\text{<img src=x onerror=alert(1)>}$",
     "$$\\text{<script>alert(1)</script>}$$",
-    '<math><maction actiontype="statusline" xlink:href="javascript:alert(1)"><mi>x</mi></maction></math>',
+    '<math><maction actiontype="statusline" xlink:href="javascript:alert(1)">'
+    "<mi>x</mi></maction></math>",
     '<math><mi href="javascript:alert(1)">x</mi></math>',
     "<math><mtext><style>body{display:none}</style></mtext></math>",
     "<svg><script>alert(1)</script></svg>",
@@ -116,7 +117,8 @@ def test_highlight_lines_keeps_spans_per_line() -> None:
 
 def test_svg_is_allow_listed() -> None:
     hostile = (
-        '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" onload="alert(1)">'
+        '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"'
+        ' onload="alert(1)">'
         "<script>alert(1)</script>"
         '<foreignObject><div xmlns="http://www.w3.org/1999/xhtml">x</div></foreignObject>'
         '<g onclick="alert(1)"><rect width="5" height="5" fill="red"/></g>'
@@ -221,3 +223,27 @@ def test_xss_trace_served_inert(tmp_path) -> None:  # type: ignore[no-untyped-de
             assert not DANGER.search(html), html
     index = client.get("/").text
     assert "<script>alert" not in index and "&lt;script&gt;alert" in index
+
+
+@pytest.mark.parametrize("mark", ["line", "bar", "point"])
+def test_spec_plots_are_drawn_as_svg(mark: str) -> None:
+    spec = {
+        "title": "loss <b>",
+        "mark": mark,
+        "data": {
+            "values": [{"step": i, "loss": 3.0 / (i + 1), "run": f"r{i % 2}"} for i in range(8)]
+        },
+        "encoding": {"x": {"field": "step"}, "y": {"field": "loss"}, "color": {"field": "run"}},
+    }
+    html = render_rendering(Rendering(kind="plot", spec=spec))
+    data = re.search(r'src="data:image/svg\+xml;base64,([^"]+)"', html)
+    assert data, html
+    svg = base64.b64decode(data.group(1)).decode()
+    shape = {"line": "<polyline", "bar": "<rect", "point": "<circle"}[mark]
+    assert svg.count(shape) >= 2 and "loss &lt;b&gt;" in svg
+
+
+def test_unsupported_spec_shows_its_data() -> None:
+    spec = {"mark": "arc", "data": {"values": [{"a": 1, "b": "<script>"}]}}
+    html = render_rendering(Rendering(kind="plot", spec=spec))
+    assert "<table>" in html and "&lt;script&gt;" in html

@@ -46,7 +46,15 @@ def write_lecture(root: Path, message: str, value: int, extra: str = "pass") -> 
 
 def trace_lecture(root: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "execlecture", "run", "lectures/live.py", "-o", "traces/live.json"]
+    command = [
+        sys.executable,
+        "-m",
+        "execlecture",
+        "run",
+        "lectures/live.py",
+        "-o",
+        "traces/live.json",
+    ]
     subprocess.run(command, cwd=root, env=env, check=True, capture_output=True)
 
 
@@ -96,8 +104,48 @@ def test_live_reload_in_the_page(page: Page, tmp_path: Path) -> None:
         expect(page.locator(".rendering")).to_have_text("Version two", timeout=20_000)
         expect(page.locator(".line.current")).to_have_attribute("data-line", "12")  # same line
         expect(page.locator("#env .var[data-name=y]")).to_contain_text("6")
+        page.locator('.line[data-line="11"]').click()  # clicks still work after a reload
+        expect(page.locator(".line.current")).to_have_attribute("data-line", "11")
         write_lecture(tmp_path, "Version three", 5, extra='raise ValueError("boom")')
         expect(page.locator("#banner")).to_contain_text("ValueError", timeout=20_000)
         expect(page.locator(".rendering")).to_have_text("Version three")  # the page is still there
+    finally:
+        next(server, None)
+
+
+@pytest.mark.browser
+@pytest.mark.usefixtures("shot_on_failure")
+def test_every_tracer_sample_steps_without_page_errors(page: Page, tmp_path: Path) -> None:
+    """Real traces of every tracer sample (exceptions, generators, recursion...) step cleanly."""
+    from tests.viewer.conftest import run_server
+
+    samples = sorted((ROOT / "tests" / "tracer" / "samples").glob("*.py"))
+    assert samples, "no tracer samples found"
+    (tmp_path / "traces").mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for sample in samples:
+        command = [sys.executable, "-m", "execlecture", "run", str(sample), "-o",
+                   str(tmp_path / "traces" / f"{sample.stem}.json")]  # fmt: skip
+        subprocess.run(command, cwd=sample.parent, env=env, capture_output=True, check=False)
+    traced = sorted(p.stem for p in (tmp_path / "traces").glob("*.json"))
+    assert len(traced) == len(samples), traced
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    server = run_server(tmp_path / "traces")
+    base = next(server)
+    try:
+        for name in traced:
+            page.goto(f"{base}/lecture?trace={name}")
+            expect(page.locator("body")).to_have_class("lecture-page ready")
+            total = int(page.locator("#step-total").inner_text())
+            for _ in range(min(total, 25)):
+                page.keyboard.press("ArrowRight")
+            page.keyboard.press("End")
+            page.keyboard.press("u")
+            page.keyboard.press("k")
+            page.keyboard.press("Home")
+            expect(page.locator("#step-num")).to_have_text("1")
+            assert page.locator(".line.current").count() == 1, name
+        assert not errors, errors
     finally:
         next(server, None)

@@ -133,6 +133,11 @@ def sample_trace(
                 {"kind": "image", "src": PNG_1X1, "width": 8},
                 {
                     "kind": "link",
+                    "text": "the squaring helper",
+                    "code": {"file": 0, "line": 17, "name": "square"},
+                },
+                {
+                    "kind": "link",
                     "text": "Attention Is All You Need",
                     "url": "https://arxiv.org/abs/1706.03762",
                     "reference": {
@@ -209,10 +214,12 @@ def synthetic_trace(num_steps: int, payload: int = 0) -> dict[str, Any]:
             extra["stdout"] = f"step {i}\n"
         steps.append(_step(0, line, "main", 1, -1, **extra))
     return {
-        "schema_version": 1, "lecture": "lectures/synthetic.py", "title": f"Synthetic ({num_steps} steps)",
+        "schema_version": 1, "lecture": "lectures/synthetic.py",
+        "title": f"Synthetic ({num_steps} steps)",
         "created": "2026-11-24T12:00:00Z", "python_version": "3.11.7", "torch_version": None,
         "status": "ok", "steps": steps, "outline": outline,
-        "files": [{"path": "lectures/synthetic.py", "sha256": hashlib.sha256(source.encode()).hexdigest(),
+        "files": [{"path": "lectures/synthetic.py",
+                   "sha256": hashlib.sha256(source.encode()).hexdigest(),
                    "text": source}],
     }  # fmt: skip
 

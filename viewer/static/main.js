@@ -26,6 +26,8 @@ class Viewer {
     const model = new Model(view);
     this.model = model;
     this.view = view;
+    // A live reload installs a new trace: fresh copies of the panes drop the old click listeners.
+    for (const id of ["source", "stack", "outline-list", "progress"]) $(id).replaceWith($(id).cloneNode(true));
     $("source").replaceChildren();
     this.source = new SourcePane($("source"), model, (file, line) => this.runTo(file, line));
     this.env = new EnvPane($("env"), model);
@@ -251,6 +253,11 @@ function wireControls(viewer) {
     "help-close": () => toggleHelp(),
   };
   for (const [id, action] of Object.entries(buttons)) $(id).addEventListener("click", (e) => { e.currentTarget.blur(); action(); });
+  let resizeTimer = 0;
+  window.addEventListener("resize", () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => viewer.source.scrollToCurrent(), 100);  // phone rotation, etc.
+  });
   window.addEventListener("popstate", () => {
     const step = Number(new URL(location.href).searchParams.get("step") || 0);
     viewer.go(step, { replaceUrl: false });
@@ -258,7 +265,7 @@ function wireControls(viewer) {
 }
 
 function watchForChanges(viewer) {
-  if (location.protocol === "file:" || !window.EventSource) return;
+  if (window.EXECLECTURE_VIEW || location.protocol === "file:" || !window.EventSource) return;  // static export
   const source = new EventSource(new URL("api/events", document.baseURI));
   source.onmessage = async (message) => {
     const event = JSON.parse(message.data);

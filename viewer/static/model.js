@@ -32,6 +32,9 @@ export class Model {
     this.exceptions = new Map(view.exceptions.map(([step, info]) => [step, info]));
     this._indexDepths();
     this._indexFrames();
+    this.valueBytes = view.valueBytes;
+    this.valueOffsets = view.valueOffsets;
+    this.decoder = new TextDecoder();
     this._indexValues(view.values);
     this._indexLines();
   }
@@ -64,11 +67,12 @@ export class Model {
   }
 
   _indexValues(values) {
-    // values: [[step, names, cleared, hasReturned, json]] in step order.
-    this.valueAt = new Map(); // step -> {names, cleared, hasReturned, json, parsed}
+    // values: [[step, names, cleared, hasReturned]] in step order; payload k is bytes
+    // valueOffsets[k]..valueOffsets[k + 1] of valueBytes.
+    this.valueAt = new Map(); // step -> {names, cleared, hasReturned, index, parsed}
     this.frameChanges = new Map(); // frame -> {steps: [], snaps: [Map name -> step]}
-    for (const [step, names, cleared, hasReturned, json] of values) {
-      this.valueAt.set(step, { names, cleared, hasReturned, json, parsed: null });
+    values.forEach(([step, names, cleared, hasReturned], index) => {
+      this.valueAt.set(step, { names, cleared, hasReturned, index, parsed: null });
       const frame = this.steps.frame[step];
       let changes = this.frameChanges.get(frame);
       if (!changes) {
@@ -78,7 +82,7 @@ export class Model {
       changes.steps.push(step);
       this._apply(changes.state, step);
       if (changes.steps.length % CHECKPOINT_EVERY === 0) changes.snaps.push(new Map(changes.state));
-    }
+    });
     for (const changes of this.frameChanges.values()) delete changes.state;
   }
 
@@ -102,7 +106,11 @@ export class Model {
 
   value(step, name) {
     const entry = this.valueAt.get(step);
-    if (!entry.parsed) entry.parsed = JSON.parse(entry.json);
+    if (!entry.parsed) {
+      const k = entry.index;
+      const slice = this.valueBytes.subarray(this.valueOffsets[k], this.valueOffsets[k + 1]);
+      entry.parsed = JSON.parse(this.decoder.decode(slice));
+    }
     return name === null ? entry.parsed.returned : entry.parsed.values[name];
   }
 

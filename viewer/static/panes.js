@@ -3,7 +3,7 @@
 import { upperBound } from "./model.js";
 import { renderValue } from "./values.js";
 
-const MAX_OUTPUT_CHARS = 200000;
+const MAX_OUTPUT_CHARS = 20000; // shown tail of the output; earlier text is summarised
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -99,6 +99,8 @@ export class StackPane {
 }
 
 export class OutputPane {
+  // stdout/stderr so far: one text node per run of the same stream, appended to while stepping
+  // forward; rebuilt (from the last MAX_OUTPUT_CHARS) on a jump back or far ahead.
   constructor(container, model) {
     this.container = container;
     this.model = model;
@@ -109,22 +111,30 @@ export class OutputPane {
     const m = this.model;
     const count = upperBound(m.outputSteps, step);
     if (count === this.count) return;
-    if (count < this.count || count - this.count > 500) {
-      const start = Math.max(0, count - 2000);
-      const parts = m.output.slice(start, count).map(([, text, isErr]) => this.chunk(text, isErr));
-      this.container.replaceChildren(...parts);
-    } else {
-      for (let k = this.count; k < count; k++) this.container.append(this.chunk(m.output[k][1], m.output[k][2]));
-    }
+    if (count < this.count || count - this.count > 200) this.rebuild(count);
+    else for (let k = this.count; k < count; k++) this.append(m.output[k][1], m.output[k][2]);
     this.count = count;
-    while (this.container.textContent.length > MAX_OUTPUT_CHARS && this.container.firstChild) {
-      this.container.firstChild.remove();
-    }
     this.container.scrollTop = this.container.scrollHeight;
   }
 
-  chunk(text, isErr) {
-    return el("span", isErr ? "stderr" : "stdout", text);
+  rebuild(count) {
+    const runs = [];
+    let chars = 0;
+    for (let k = count - 1; k >= 0 && chars < MAX_OUTPUT_CHARS; k--) {
+      const [, text, isErr] = this.model.output[k];
+      chars += text.length;
+      if (runs.length && runs[runs.length - 1].isErr === isErr) runs[runs.length - 1].parts.push(text);
+      else runs.push({ isErr, parts: [text] });
+    }
+    const spans = runs.reverse().map((run) => el("span", run.isErr ? "stderr" : "stdout", run.parts.reverse().join("")));
+    if (chars >= MAX_OUTPUT_CHARS) spans.unshift(el("span", "output-cut", "… earlier output not shown …\n"));
+    this.container.replaceChildren(...spans);
+  }
+
+  append(text, isErr) {
+    const last = this.container.lastChild;
+    if (last && last.className === (isErr ? "stderr" : "stdout")) last.firstChild.appendData(text);
+    else this.container.append(el("span", isErr ? "stderr" : "stdout", text));
   }
 }
 

@@ -71,7 +71,10 @@ export class SourcePane {
     this.currentFile = file;
   }
 
-  renderBox(file, line) {
+  renderBox(file, startLine) {
+    // After the statement's last line (a multi-line text(...) call shows below its closing paren).
+    const ends = this.model.files[file].ends || {};
+    const line = ends[startLine] || startLine;
     const key = `${file}:${line}`;
     let box = this.renderBoxes.get(key);
     if (!box) {
@@ -118,10 +121,23 @@ export class SourcePane {
     }
     row.classList.remove("call", "exception");
     row.classList.add("current");
+    this.markStatement(file, model.steps.line[step]);
     const event = model.steps.event[step];
     if (event === 1) row.classList.add("call");
     if (event === 2) row.classList.add("exception");
     this.scrollToCurrent();
+  }
+
+  markStatement(file, line) {
+    // The continuation lines of a multi-line statement share the current-line mark.
+    for (const rest of this.statementRest || []) rest.classList.remove("current-rest");
+    const end = (this.model.files[file].ends || {})[line] || line;
+    this.statementRest = [];
+    for (let k = line + 1; k <= end; k++) {
+      const rest = this.lineEl(file, k);
+      rest.classList.add("current-rest");
+      this.statementRest.push(rest);
+    }
   }
 
   scrollToCurrent() {

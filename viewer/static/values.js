@@ -4,6 +4,7 @@
 const INLINE_ITEMS = 8;
 const SHOWN_ITEMS = 100;
 const MAX_CELLS = 4096;
+const LONG_STRING = 160;
 const MAX_TABLE_CELLS = 256; // larger 2-D tensors are drawn as a canvas heatmap (fast, readable)
 
 function el(tag, className, text) {
@@ -118,8 +119,18 @@ function renderTensor(node) {
     box.append(el("span", "v-scalar", formatNumber(rows)));
     return box;
   }
-  // Partial tensors carry flat head/tail lists: shown as two rows around an ellipsis.
-  const matrix = isPartial ? [rows] : shape.length === 1 ? [rows] : shape.length === 2 ? rows : null;
+  if (isPartial || (shape.length === 1 && rows.length > 16)) {
+    // Flat element lists (a large tensor's head and tail, or a long vector) wrap like text.
+    const flat = el("div", "v-flat");
+    for (const value of rows) flat.append(el("span", null, formatNumber(value)));
+    if (isPartial && tail) {
+      flat.append(el("span", "v-gap", `… ${Number(node.omitted ?? 0).toLocaleString()} more …`));
+      for (const value of tail) flat.append(el("span", null, formatNumber(value)));
+    }
+    box.append(flat);
+    return box;
+  }
+  const matrix = shape.length === 1 ? [rows] : shape.length === 2 ? rows : null;
   if (!matrix) {
     const pre = el("pre", "v-nd", JSON.stringify(rows).slice(0, 2000));
     box.append(pre);
@@ -148,12 +159,6 @@ function renderTensor(node) {
     }
   };
   addRows(matrix);
-  if (isPartial && tail) {
-    const gap = el("tr", "v-gap");
-    gap.append(el("td", null, "⋮"));
-    table.append(gap);
-    addRows([tail]);
-  }
   box.append(table);
   return box;
 }
@@ -214,9 +219,26 @@ function renderObject(node) {
 
 export function renderValue(node) {
   if (!node || typeof node !== "object") return el("span", "v-scalar", String(node));
+  if (node.id !== undefined && node.kind !== "ref") {
+    // The target of {"kind": "ref", "id": n} elsewhere (shared or cyclic objects).
+    const box = el("span", "v-with-id");
+    box.append(el("span", "v-id", `#${node.id} `), renderValue({ ...node, id: undefined }));
+    return box;
+  }
   if (node.kind in BRACKETS) return renderContainer(node);
   if (node.kind === "tensor") return renderTensor(node);
   if (node.kind === "object") return renderObject(node);
+  if (node.kind === "str" && String(node.value ?? "").length > LONG_STRING) {
+    // Long strings start collapsed: a preview line that expands to the whole (stored) text.
+    const value = String(node.value);
+    const total = node.length ?? value.length;
+    const details = el("details", "v-container v-long-str");
+    const summary = el("summary", null);
+    summary.append(el("span", "v-str", JSON.stringify(value.slice(0, 80)).slice(0, -1) + "…"));
+    summary.append(el("span", "v-kind", ` str · ${total.toLocaleString()} chars`));
+    details.append(summary, el("div", "v-str v-full", JSON.stringify(value)));
+    return details;
+  }
   let text = scalarText(node) ?? JSON.stringify(node).slice(0, 200);
   if (node.kind === "str" && node.length !== undefined && node.length > String(node.value ?? "").length) {
     text += ` … (${node.length.toLocaleString()} chars)`;

@@ -20,6 +20,7 @@ from lm.tokenizer import gpt2_files
 from lm.tokenizer.pretokenize import (
     GPT2_REGEX,
     SEGMENT_REGEX,
+    is_one_pretoken,
     last_safe_cut,
     special_tokens_regex,
 )
@@ -188,6 +189,8 @@ class Tokenizer:
         return tuple(parts)
 
     def _encode_segment(self, segment: str) -> tuple[int, ...]:
+        if is_one_pretoken(segment):
+            return self._pretoken_cache[segment]
         pretokens = GPT2_REGEX.findall(segment)
         return tuple(chain.from_iterable(map(self._pretoken_cache.__getitem__, pretokens)))
 

@@ -25,6 +25,7 @@ from lm.tokenizer.pretokenize import (
     GPT2_REGEX,
     SAFE_CUT_REGEX,
     SEGMENT_REGEX,
+    is_one_pretoken,
     special_tokens_regex,
 )
 
@@ -132,8 +133,11 @@ def _count_chunk(job: tuple[str, int, int, list[str]]) -> Counter[str]:
     counts: Counter[str] = Counter()
     findall = GPT2_REGEX.findall
     for seg, freq in segments.items():
-        for pretoken in findall(seg):
-            counts[pretoken] += freq
+        if is_one_pretoken(seg):
+            counts[seg] += freq
+        else:
+            for pretoken in findall(seg):
+                counts[pretoken] += freq
     return counts
 
 

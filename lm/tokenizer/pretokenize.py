@@ -70,6 +70,13 @@ def segment(text: str) -> list[str]:
     return SEGMENT_REGEX.findall(text)
 
 
+def is_one_pretoken(segment: str) -> bool:
+    """A quick sufficient test that a segment is a single pre-token: " word" or "word" in ASCII
+    letters (the commonest case; skips the regex). " the" -> True, " the," -> False."""
+    body = segment[1:] if segment[:1] == " " else segment
+    return body.isascii() and body.isalpha()
+
+
 def last_safe_cut(text: str, special_tokens: Iterable[str] = (), start: int = 0) -> int:
     """Largest i >= start where text[:i] and text[i:] pre-tokenize exactly as text does; else 0.
 

@@ -10,6 +10,7 @@ from lm.tokenizer import GPT2_PATTERN, pretokenize
 from lm.tokenizer.pretokenize import (
     SAFE_CUT_REGEX,
     SEGMENT_REGEX,
+    is_one_pretoken,
     last_safe_cut,
     segment,
     special_tokens_regex,
@@ -59,6 +60,9 @@ def test_reordered_regex_and_segments_match_gpt2_pattern(text: str) -> None:
     assert pretokenize(text) == expected
     assert [p for seg in segment(text) for p in pretokenize(seg)] == expected
     assert "".join(segment(text)) == text
+    for seg in segment(text):
+        if is_one_pretoken(seg):
+            assert pretokenize(seg) == [seg]
 
 
 def test_segment_whitespace_is_unicode_white_space() -> None:

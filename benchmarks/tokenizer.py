@@ -4,7 +4,7 @@
 
 Each trainer runs in its own child process so that its wall time and peak RSS are its own; the HF
 peer gets 2 threads (RAYON_NUM_THREADS=2), ours 2 pre-tokenization processes. Peak RSS is sampled
-over the whole process tree (see RSS_SAMPLER). Encoding uses
+over the whole process tree as summed PSS (see RSS_SAMPLER). Encoding uses
 GPT-2's files for both sides; tiktoken's peer is built offline from them. Ratios: time ours/peer for
 training (lower is better), throughput ours/peer for encoding and decoding (higher is better).
 The machine is shared: numbers move by tens of percent from run to run.
@@ -30,19 +30,20 @@ from lm.datafiles import data_path  # noqa: E402
 
 EOT = "<|endoftext|>"
 
-# Peak RSS of the whole process tree (trainer + its worker processes), sampled every 10 ms and
-# never below the trainer's own ru_maxrss. Forked workers share pages with their parent, which
-# this counts twice: an upper bound for us, exact for HF (one process, several threads).
+# Peak resident memory of the whole process tree (trainer + its worker processes), sampled every
+# 5 ms, as the sum of each process's PSS (proportional set size: a page shared by n processes
+# counts 1/n in each, so pages a forked worker shares with its parent are not counted twice; for
+# HF, one process with threads, PSS is its RSS). Same sampler for both trainers.
 RSS_SAMPLER = """
-import os, resource, threading, time
+import os, threading, time
 
 def _tree_rss_kb(pid):
     total, todo = 0, [str(pid)]
     while todo:
         p = todo.pop()
         try:
-            with open(f"/proc/{p}/status") as f:
-                total += next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                total += next(int(l.split()[1]) for l in f if l.startswith("Pss:"))
             for task in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{task}/children") as f:
                     todo += f.read().split()
@@ -54,12 +55,12 @@ PEAK = [0]
 def _sample():
     while True:
         PEAK[0] = max(PEAK[0], _tree_rss_kb(os.getpid()))
-        time.sleep(0.01)
+        time.sleep(0.005)
 
 threading.Thread(target=_sample, daemon=True).start()
 
 def peak_rss_kb():
-    return max(PEAK[0], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    return PEAK[0]
 """
 
 OURS_TRAIN = (
@@ -106,7 +107,7 @@ def _child(code: str, *args: str) -> dict[str, float]:
 def bench_training(corpora: dict[str, Path], runs: list[tuple[str, int]]) -> None:
     print("\n## Training byte-level BPE (ours: 2 processes; HF tokenizers: 2 threads)")
     print(f"{'corpus':<14}{'vocab':>7}{'ours s':>9}{'HF s':>8}{'time x':>8}"
-          f"{'ours MB':>9}{'HF MB':>8}{'RSS x':>7}")  # fmt: skip
+          f"{'ours MB':>9}{'HF MB':>8}{'mem x':>7}")  # fmt: skip
     for name, vocab_size in runs:
         path = str(corpora[name])
         ours = _child(OURS_TRAIN, path, str(vocab_size))

@@ -32,6 +32,8 @@ MAX_CACHE_ENTRIES = 1 << 20
 
 # decode uses numpy from this many ids on (below it, joining bytes in Python is faster)
 NUMPY_DECODE_MIN = 256
+# ids decoded per numpy block (the index arrays are ~8 bytes per output byte)
+DECODE_BLOCK = 1 << 14
 # (rank, id) of a pair that no merge joins: sorts after every real merge.
 NO_MERGE = (float("inf"), -1)
 
@@ -262,9 +264,17 @@ class Tokenizer:
             raise ValueError(f"Tokenizer.decode: ids must be integers, got dtype {ids.dtype}")
         if ids.min() < 0 or ids.max() >= len(flat.lengths):
             self._raise_unknown_id(next(i for i in ids.tolist() if i not in self.vocab))
+        if (flat.lengths[ids] < 0).any():
+            self._raise_unknown_id(int(ids[np.argmax(flat.lengths[ids] < 0)]))
+        # in blocks, so the per-byte index arrays stay in cache instead of spanning the whole input
+        return b"".join(
+            self._gather(ids[i : i + DECODE_BLOCK]) for i in range(0, ids.size, DECODE_BLOCK)
+        )
+
+    def _gather(self, ids: np.ndarray) -> bytes:
+        flat = self._flat
+        assert flat is not None
         lengths = flat.lengths[ids]  # (N,)
-        if (lengths < 0).any():
-            self._raise_unknown_id(int(ids[np.argmax(lengths < 0)]))
         ends = np.cumsum(lengths)  # (N,) end of each token in the output
         # output byte k of token j comes from offsets[j] + (k - start_j): repeat the shift per byte
         index = np.repeat(flat.offsets[ids] - (ends - lengths), lengths)  # (total,)

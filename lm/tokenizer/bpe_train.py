@@ -30,7 +30,7 @@ from lm.tokenizer.pretokenize import (
 )
 
 # Files smaller than this are pre-tokenized in this process (a pool costs more than it saves).
-MIN_PARALLEL_BYTES = 1 << 20
+MIN_PARALLEL_BYTES = 4 << 20
 # Plain text between special tokens is pre-tokenized in pieces of about this many characters,
 # so the list of pre-tokens held at once stays small.
 PIECE_CHARS = 1 << 20

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from reference_bpe import slow_train_bpe
 
 from lm.datafiles import data_path
-from lm.tokenizer import Tokenizer, gpt2_files, train_bpe
+from lm.tokenizer import Tokenizer, bpe_train, gpt2_files, train_bpe
 from lm.tokenizer.bpe_train import count_pretokens
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -106,7 +106,10 @@ def test_special_tokens_are_never_merged_across(tmp_path: Path) -> None:
     assert list(vocab.values()).count(EOT.encode()) == 1
 
 
-def test_parallel_pretokenization_equals_serial(tmp_path: Path) -> None:
+def test_parallel_pretokenization_equals_serial(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bpe_train, "MIN_PARALLEL_BYTES", 0)  # parallel even for small files
     path = data_path("ts_2MiB.txt")
     assert count_pretokens(path, [EOT], num_workers=2) == count_pretokens(path, [EOT], 1)
     # without special tokens the chunks are cut at safe newlines

@@ -84,7 +84,13 @@ class Tokenizer:
         self.special_tokens = list(dict.fromkeys(special_tokens or []))
         self._token_to_id = {token: i for i, token in self.vocab.items()}
         if len(self._token_to_id) != len(self.vocab):
-            raise ValueError("Tokenizer: the vocabulary maps two ids to the same bytes")
+            seen: dict[bytes, int] = {}
+            for i, token in self.vocab.items():
+                if seen.setdefault(token, i) != i:
+                    raise ValueError(
+                        f"Tokenizer: ids {seen[token]} and {i} both hold {token!r} "
+                        "(expected each token's bytes once in the vocabulary)"
+                    )
         for token in self.special_tokens:
             token_bytes = token.encode("utf-8")
             if token_bytes not in self._token_to_id:  # new special tokens go after the last id
@@ -145,14 +151,14 @@ class Tokenizer:
 
     def save(self, directory: str | os.PathLike[str]) -> None:
         """Write vocab.json, merges.txt (GPT-2 format) and special_tokens.txt (one per line)."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        gpt2_files.write_vocab(directory / VOCAB_FILE, self.vocab)
-        gpt2_files.write_merges(directory / MERGES_FILE, self.merges)
         if any("\n" in s for s in self.special_tokens):
             raise ValueError(
                 f"save: special tokens {self.special_tokens!r} may not contain newlines"
             )
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        gpt2_files.write_vocab(directory / VOCAB_FILE, self.vocab)
+        gpt2_files.write_merges(directory / MERGES_FILE, self.merges)
         gpt2_files._write_atomic(
             directory / SPECIAL_TOKENS_FILE, "".join(s + "\n" for s in self.special_tokens)
         )

@@ -118,6 +118,15 @@ def test_parallel_pretokenization_equals_serial(
     assert count_pretokens(plain, [], num_workers=2) == count_pretokens(plain, [], 1)
 
 
+def test_parallel_training_matches_slow_trainer_on_tinystories(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(bpe_train, "MIN_PARALLEL_BYTES", 0)  # 2 processes over 8 chunks
+    text = data_path("ts_2MiB.txt").read_text(encoding="utf-8")
+    expected = slow_train_bpe(text, 300, [EOT])
+    assert train_bpe(data_path("ts_2MiB.txt"), 300, [EOT], num_workers=2) == expected
+
+
 def test_trained_tokenizer_round_trips(tmp_path: Path) -> None:
     vocab, merges = train_bpe(data_path("tinystories_sample.txt"), 400, [EOT])
     tok = Tokenizer(vocab, merges, [EOT])

@@ -10,6 +10,7 @@ from lm.tokenizer import GPT2_PATTERN, pretokenize
 from lm.tokenizer.pretokenize import (
     SAFE_CUT_REGEX,
     SEGMENT_REGEX,
+    WHITESPACE_CHARS,
     is_one_pretoken,
     last_safe_cut,
     segment,
@@ -71,3 +72,4 @@ def test_segment_whitespace_is_unicode_white_space() -> None:
     for c in map(chr, range(0x3001)):
         is_space = regex.match(r"\s", c) is not None
         assert (len(SEGMENT_REGEX.findall(f"x{c}x")) == 2) == is_space, hex(ord(c))
+        assert (c in WHITESPACE_CHARS) == is_space, hex(ord(c))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from reference_bpe import slow_train_bpe
 
 from lm.datafiles import data_path
-from lm.tokenizer import Tokenizer, bpe_train, gpt2_files, train_bpe
+from lm.tokenizer import Tokenizer, bpe_train, gpt2_files, pretokenize, train_bpe
 from lm.tokenizer.bpe_train import count_pretokens
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -147,3 +148,12 @@ def test_bad_input(tmp_path: Path) -> None:
     bad.write_bytes("caf\xe9 ok".encode("latin-1"))
     with pytest.raises(ValueError, match=r"latin1.txt.*not UTF-8 at byte 3"):
         train_bpe(bad, 300, [])
+
+
+def test_pretoken_counts_from_grouped_segments() -> None:
+    segments = Counter({" a,": 2, " a": 1, "Start": 1, "  ": 3, " b.": 2, "\nc": 1})
+    expected: Counter[str] = Counter()
+    for seg, freq in segments.items():
+        for pretoken in pretokenize(seg):
+            expected[pretoken] += freq
+    assert bpe_train._pretoken_counts(segments) == expected

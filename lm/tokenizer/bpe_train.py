@@ -3,11 +3,12 @@
 Same rule as `BPETokenizer.train` (most frequent pair; ties -> the lexicographically greater pair
 of byte strings), but on GPT-2 pre-tokens (Radford+ 2019) so merges never cross a pre-token or a
 special token. Speed comes from three things: (1) pre-tokens are counted once, in several
-processes, over file chunks cut at special tokens; (2) each merge only revisits the words that hold
-the merged pair (an index pair -> words) and adjusts the counts of the neighbouring pairs; (3) the
-best pair comes off a heap with lazy deletion. Vocabulary ids: 0..255 are the single bytes (id ==
-byte value), then the special tokens in the order given, then one id per merge in the order
-learned.
+processes, over file chunks cut at special tokens (whitespace+word segments are counted with the
+stdlib `re`, and only distinct segments go through the GPT-2 regex); (2) each merge only revisits
+the words that hold the merged pair (an index pair -> words) and adjusts the counts of the
+neighbouring pairs; (3) the best pair comes off a heap with lazy deletion. Vocabulary ids: 0..255
+are the single bytes (id == byte value), then the special tokens in the order given, then one id
+per merge in the order learned.
 """
 
 from __future__ import annotations

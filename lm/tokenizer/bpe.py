@@ -20,6 +20,7 @@ from lm.tokenizer import gpt2_files
 from lm.tokenizer.pretokenize import (
     GPT2_REGEX,
     SEGMENT_REGEX,
+    is_one_pretoken,
     last_safe_cut,
     special_tokens_regex,
 )
@@ -31,6 +32,8 @@ MAX_CACHE_ENTRIES = 1 << 20
 
 # decode uses numpy from this many ids on (below it, joining bytes in Python is faster)
 NUMPY_DECODE_MIN = 256
+# ids decoded per numpy block (the index arrays are ~8 bytes per output byte)
+DECODE_BLOCK = 1 << 14
 # (rank, id) of a pair that no merge joins: sorts after every real merge.
 NO_MERGE = (float("inf"), -1)
 
@@ -81,7 +84,13 @@ class Tokenizer:
         self.special_tokens = list(dict.fromkeys(special_tokens or []))
         self._token_to_id = {token: i for i, token in self.vocab.items()}
         if len(self._token_to_id) != len(self.vocab):
-            raise ValueError("Tokenizer: the vocabulary maps two ids to the same bytes")
+            seen: dict[bytes, int] = {}
+            for i, token in self.vocab.items():
+                if seen.setdefault(token, i) != i:
+                    raise ValueError(
+                        f"Tokenizer: ids {seen[token]} and {i} both hold {token!r} "
+                        "(expected each token's bytes once in the vocabulary)"
+                    )
         for token in self.special_tokens:
             token_bytes = token.encode("utf-8")
             if token_bytes not in self._token_to_id:  # new special tokens go after the last id
@@ -142,14 +151,14 @@ class Tokenizer:
 
     def save(self, directory: str | os.PathLike[str]) -> None:
         """Write vocab.json, merges.txt (GPT-2 format) and special_tokens.txt (one per line)."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        gpt2_files.write_vocab(directory / VOCAB_FILE, self.vocab)
-        gpt2_files.write_merges(directory / MERGES_FILE, self.merges)
         if any("\n" in s for s in self.special_tokens):
             raise ValueError(
                 f"save: special tokens {self.special_tokens!r} may not contain newlines"
             )
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        gpt2_files.write_vocab(directory / VOCAB_FILE, self.vocab)
+        gpt2_files.write_merges(directory / MERGES_FILE, self.merges)
         gpt2_files._write_atomic(
             directory / SPECIAL_TOKENS_FILE, "".join(s + "\n" for s in self.special_tokens)
         )
@@ -188,6 +197,8 @@ class Tokenizer:
         return tuple(parts)
 
     def _encode_segment(self, segment: str) -> tuple[int, ...]:
+        if is_one_pretoken(segment):
+            return self._pretoken_cache[segment]
         pretokens = GPT2_REGEX.findall(segment)
         return tuple(chain.from_iterable(map(self._pretoken_cache.__getitem__, pretokens)))
 
@@ -259,9 +270,17 @@ class Tokenizer:
             raise ValueError(f"Tokenizer.decode: ids must be integers, got dtype {ids.dtype}")
         if ids.min() < 0 or ids.max() >= len(flat.lengths):
             self._raise_unknown_id(next(i for i in ids.tolist() if i not in self.vocab))
+        if (flat.lengths[ids] < 0).any():
+            self._raise_unknown_id(int(ids[np.argmax(flat.lengths[ids] < 0)]))
+        # in blocks, so the per-byte index arrays stay in cache instead of spanning the whole input
+        return b"".join(
+            self._gather(ids[i : i + DECODE_BLOCK]) for i in range(0, ids.size, DECODE_BLOCK)
+        )
+
+    def _gather(self, ids: np.ndarray) -> bytes:
+        flat = self._flat
+        assert flat is not None
         lengths = flat.lengths[ids]  # (N,)
-        if (lengths < 0).any():
-            self._raise_unknown_id(int(ids[np.argmax(lengths < 0)]))
         ends = np.cumsum(lengths)  # (N,) end of each token in the output
         # output byte k of token j comes from offsets[j] + (k - start_j): repeat the shift per byte
         index = np.repeat(flat.offsets[ids] - (ends - lengths), lengths)  # (total,)

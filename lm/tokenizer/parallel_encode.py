@@ -20,7 +20,7 @@ from lm.tokenizer.bpe import Tokenizer
 from lm.tokenizer.file_chunks import chunk_boundaries, start_method
 
 # encode_file hands each worker about this many bytes at a time.
-CHUNK_BYTES = 4 << 20
+CHUNK_BYTES = 1 << 20
 # ids are copied from the temporary raw file into the .npy in blocks of this many.
 COPY_BLOCK = 1 << 24
 

@@ -164,3 +164,9 @@ def test_unparsable_files_name_file_and_line(tmp_path: Path) -> None:
 def test_merge_with_token_missing_from_vocab(gpt2: Tokenizer) -> None:
     with pytest.raises(ValueError, match=r"merge #0 .* missing from the vocabulary"):
         Tokenizer({i: bytes([i]) for i in range(256)}, [(b"a", b"b")])
+
+
+def test_duplicate_tokens_in_vocab() -> None:
+    vocab = {i: bytes([i]) for i in range(256)} | {256: b"a"}
+    with pytest.raises(ValueError, match=r"ids 97 and 256 both hold b'a'"):
+        Tokenizer(vocab, [])

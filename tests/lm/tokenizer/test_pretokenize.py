@@ -10,6 +10,8 @@ from lm.tokenizer import GPT2_PATTERN, pretokenize
 from lm.tokenizer.pretokenize import (
     SAFE_CUT_REGEX,
     SEGMENT_REGEX,
+    WHITESPACE_CHARS,
+    is_one_pretoken,
     last_safe_cut,
     segment,
     special_tokens_regex,
@@ -59,6 +61,9 @@ def test_reordered_regex_and_segments_match_gpt2_pattern(text: str) -> None:
     assert pretokenize(text) == expected
     assert [p for seg in segment(text) for p in pretokenize(seg)] == expected
     assert "".join(segment(text)) == text
+    for seg in segment(text):
+        if is_one_pretoken(seg):
+            assert pretokenize(seg) == [seg]
 
 
 def test_segment_whitespace_is_unicode_white_space() -> None:
@@ -67,3 +72,4 @@ def test_segment_whitespace_is_unicode_white_space() -> None:
     for c in map(chr, range(0x3001)):
         is_space = regex.match(r"\s", c) is not None
         assert (len(SEGMENT_REGEX.findall(f"x{c}x")) == 2) == is_space, hex(ord(c))
+        assert (c in WHITESPACE_CHARS) == is_space, hex(ord(c))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from reference_bpe import slow_train_bpe
 
 from lm.datafiles import data_path
-from lm.tokenizer import Tokenizer, gpt2_files, train_bpe
+from lm.tokenizer import Tokenizer, bpe_train, gpt2_files, pretokenize, train_bpe
 from lm.tokenizer.bpe_train import count_pretokens
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -106,13 +107,25 @@ def test_special_tokens_are_never_merged_across(tmp_path: Path) -> None:
     assert list(vocab.values()).count(EOT.encode()) == 1
 
 
-def test_parallel_pretokenization_equals_serial(tmp_path: Path) -> None:
+def test_parallel_pretokenization_equals_serial(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bpe_train, "MIN_PARALLEL_BYTES", 0)  # parallel even for small files
     path = data_path("ts_2MiB.txt")
     assert count_pretokens(path, [EOT], num_workers=2) == count_pretokens(path, [EOT], 1)
     # without special tokens the chunks are cut at safe newlines
     plain = tmp_path / "plain.txt"
     plain.write_bytes(path.read_bytes().replace(EOT.encode(), b"") * 2)
     assert count_pretokens(plain, [], num_workers=2) == count_pretokens(plain, [], 1)
+
+
+def test_parallel_training_matches_slow_trainer_on_tinystories(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(bpe_train, "MIN_PARALLEL_BYTES", 0)  # 2 processes over 8 chunks
+    text = data_path("ts_2MiB.txt").read_text(encoding="utf-8")
+    expected = slow_train_bpe(text, 300, [EOT])
+    assert train_bpe(data_path("ts_2MiB.txt"), 300, [EOT], num_workers=2) == expected
 
 
 def test_trained_tokenizer_round_trips(tmp_path: Path) -> None:
@@ -135,3 +148,12 @@ def test_bad_input(tmp_path: Path) -> None:
     bad.write_bytes("caf\xe9 ok".encode("latin-1"))
     with pytest.raises(ValueError, match=r"latin1.txt.*not UTF-8 at byte 3"):
         train_bpe(bad, 300, [])
+
+
+def test_pretoken_counts_from_grouped_segments() -> None:
+    segments = Counter({" a,": 2, " a": 1, "Start": 1, "  ": 3, " b.": 2, "\nc": 1})
+    expected: Counter[str] = Counter()
+    for seg, freq in segments.items():
+        for pretoken in pretokenize(seg):
+            expected[pretoken] += freq
+    assert bpe_train._pretoken_counts(segments) == expected

@@ -42,9 +42,22 @@ class Toy(nn.Module):
         return self.head(x * self.gain)  # [B, T, V]
 
 
-def make_model(seed: int = SEED) -> Toy:
+def make_model(seed: int = SEED, kind: str = "toy") -> nn.Module:
+    """The toy, or a tiny lm.model.TransformerLM ("lm", "lm_tied") with uneven layer sizes."""
     torch.manual_seed(seed)
-    return Toy()
+    if kind == "toy":
+        return Toy()
+    from lm.model import TransformerLM
+
+    return TransformerLM(
+        vocab_size=VOCAB,
+        context_length=SEQ,
+        d_model=8,
+        num_layers=2,
+        num_heads=2,
+        d_ff=11,
+        is_tied=kind == "lm_tied",
+    )
 
 
 def make_batches(num_steps: int = NUM_STEPS) -> list[torch.Tensor]:
@@ -79,9 +92,9 @@ def global_mean(value: torch.Tensor) -> float:
     return float(t) / dist.get_world_size()
 
 
-def train_reference(num_steps: int = NUM_STEPS) -> dict[str, Any]:
+def train_reference(num_steps: int = NUM_STEPS, kind: str = "toy") -> dict[str, Any]:
     """One process, whole batch: the answer every strategy must reproduce."""
-    model = make_model()
+    model = make_model(kind=kind)
     opt = torch.optim.AdamW(param_groups(model), lr=1e-2)
     losses, grads = [], []
     for batch in make_batches(num_steps):
@@ -108,7 +121,9 @@ def _wrap(strategy: str, model: nn.Module, options: dict[str, Any]) -> tuple[Any
     elif strategy in ("ddp", "zero1", "zero1_generator"):
         wrapped = DDP(model, bucket_size_mb=options.get("bucket_size_mb", 25.0))
     elif strategy == "fsdp":
-        wrapped = FSDP(model, shard_types=(nn.Linear, nn.Embedding))
+        # the toy uses torch.nn layers; TransformerLM gets FSDP's default (lm.model's layers)
+        shard_types = (nn.Linear, nn.Embedding) if isinstance(model, Toy) else None
+        wrapped = FSDP(model, shard_types=shard_types)
     else:
         raise ValueError(f"unknown strategy {strategy!r}")
     if strategy == "zero1":
@@ -147,7 +162,7 @@ def train_ranked(
 ) -> dict[str, Any]:
     """Run on every rank: each rank starts from different weights (the wrapper must broadcast
     rank 0's), trains on its slice of each batch and reports global losses, grads and params."""
-    model = make_model(seed=SEED + dist.get_rank())
+    model = make_model(seed=SEED + dist.get_rank(), kind=options.get("model", "toy"))
     if dist.get_rank() != 0:
         with torch.no_grad():
             for p in model.parameters():
@@ -186,7 +201,47 @@ def train_reference_one_group(num_steps: int = NUM_STEPS) -> dict[str, Any]:
 
 def run_strategies(configs: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     """Run several strategies in turn in one process group (one spawn, many checks)."""
-    return {f"{s}:{sorted(o.items())}": train_ranked(s, o) for s, o in configs}
+    out: dict[str, Any] = {f"{s}:{sorted(o.items())}": train_ranked(s, o) for s, o in configs}
+    out["fsdp_probe"] = fsdp_probe()
+    return out
+
+
+def fsdp_probe() -> dict[str, Any]:
+    """What FSDP does to a TransformerLM in bf16: shard shapes, dtypes, when it all-gathers."""
+    from lm.parallel import fsdp as fsdp_module
+
+    model = make_model(kind="lm_tied")
+    wrapped = fsdp_module.FSDP(model, compute_dtype=torch.bfloat16)
+    calls = {"n": 0}
+    real_all_gather = fsdp_module.dist.all_gather_single
+
+    def counting_all_gather(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        return real_all_gather(*args, **kwargs)
+
+    fsdp_module.dist.all_gather_single = counting_all_gather
+    try:
+        batch = local_slice(make_batches(1)[0])
+        loss = lm_loss(wrapped, batch)
+        gathers_forward = calls["n"]
+        weight_after_forward = model.layers[0].attn.q_proj.weight
+        loss.backward()
+        gathers_backward = calls["n"] - gathers_forward
+    finally:
+        fsdp_module.dist.all_gather_single = real_all_gather
+    wrapped.finish_gradient_synchronization()
+    return {
+        "loss": global_mean(loss),
+        "logits_dtype": wrapped(batch[:, :-1]).dtype,
+        "shard_shapes": {n: tuple(p.shape) for n, p in wrapped.named_parameters()},
+        "shard_dtypes": {p.dtype for p in wrapped.parameters()},
+        "grad_dtypes": {p.grad.dtype for p in wrapped.parameters() if p.grad is not None},
+        "weight_after_forward": weight_after_forward,
+        "gathers_forward": gathers_forward,
+        "gathers_backward": gathers_backward,
+        "max_gathered_bytes": wrapped.max_gathered_bytes,
+        "full_shapes": {n: tuple(t.shape) for n, t in wrapped.gather_full_params().items()},
+    }
 
 
 def die_or_all_reduce() -> None:

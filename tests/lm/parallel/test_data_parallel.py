@@ -22,6 +22,10 @@ CONFIGS = [
     ("zero1", {"bucket_size_mb": 1e-4}),
     ("zero1_generator", {}),
     ("fsdp", {}),
+    ("ddp", {"model": "lm", "bucket_size_mb": 1e-3}),
+    ("zero1", {"model": "lm_tied"}),
+    ("fsdp", {"model": "lm"}),
+    ("fsdp", {"model": "lm_tied"}),
 ]
 
 
@@ -36,8 +40,8 @@ def runs() -> dict:
 
 
 @pytest.fixture(scope="module")
-def reference() -> dict:
-    return toy.train_reference()
+def references() -> dict:
+    return {kind: toy.train_reference(kind=kind) for kind in ("toy", "lm", "lm_tied")}
 
 
 def _assert_close(actual: torch.Tensor, expected: torch.Tensor, what: str) -> None:
@@ -48,9 +52,11 @@ def _assert_close(actual: torch.Tensor, expected: torch.Tensor, what: str) -> No
 
 
 @pytest.mark.parametrize("strategy,options", CONFIGS, ids=[_key(*c) for c in CONFIGS])
-def test_matches_single_process(runs: dict, reference: dict, strategy: str, options: dict) -> None:
+def test_matches_single_process(runs: dict, references: dict, strategy: str, options: dict) -> None:
     key = _key(strategy, options)
-    expected = toy.train_reference_one_group() if strategy == "zero1_generator" else reference
+    expected = references[options.get("model", "toy")]
+    if strategy == "zero1_generator":
+        expected = toy.train_reference_one_group()
     for rank, result in enumerate(runs):
         got = result[key]
         assert got["losses"] == pytest.approx(expected["losses"], rel=RTOL), f"rank {rank} losses"
@@ -70,6 +76,8 @@ def test_matches_single_process(runs: dict, reference: dict, strategy: str, opti
 def test_ranks_agree_after_training(runs: dict) -> None:
     """Replicas must stay bitwise identical: every rank applied the same averaged update."""
     for key in runs[0]:
+        if key == "fsdp_probe":
+            continue
         for name, value in runs[0][key]["params"].items():
             assert torch.equal(value, runs[1][key]["params"][name]), f"{key} {name} diverged"
 
@@ -91,3 +99,27 @@ def test_stuck_rank_times_out() -> None:
         run_ranks(toy.stall_or_all_reduce, 30.0, world_size=2, timeout_s=60, collective_timeout_s=3)
     assert "Timed out" in str(info.value)
     assert time.monotonic() - start < 30, "a stuck peer must be killed after a short grace"
+
+
+def test_fsdp_shards_gathers_and_mixed_precision(runs: dict) -> None:
+    """bf16 compute on a tied TransformerLM: float32 shards and grads, half-size row shards, one
+    all-gather per layer in forward, a second one in backward only where the weight was saved."""
+    probe = runs[0]["fsdp_probe"]
+    full = probe["full_shapes"]
+    assert full["token_embeddings.weight"] == (toy.VOCAB, 8)
+    assert "lm_head.weight" not in full  # tied: the model's own names list it once
+    shards = probe["shard_shapes"]
+    assert shards["shards.0"] == ((toy.VOCAB + 1) // 2, 8), "uneven rows are padded, then halved"
+    assert probe["shard_dtypes"] == {torch.float32}
+    assert probe["grad_dtypes"] == {torch.float32}
+    assert probe["logits_dtype"] == torch.bfloat16
+    assert probe["weight_after_forward"] is None, "the gathered weight must be dropped"
+    # per layer: q, k, v, out, w1, w2, w3 = 7 Linear; plus embedding and lm_head (tied: 2 uses)
+    num_linear_calls = 2 * 7 + 1
+    assert probe["gathers_forward"] == num_linear_calls + 1
+    assert probe["gathers_backward"] == num_linear_calls, "Embedding saves no weight: no regather"
+    bf16_bytes = 2 * ((toy.VOCAB + 1) // 2 * 2) * 8  # the padded [V, C] table in bf16
+    assert probe["max_gathered_bytes"] == bf16_bytes
+    fp32 = toy.train_reference(num_steps=1, kind="lm_tied")["losses"][0]
+    assert probe["loss"] == pytest.approx(fp32, rel=2e-2), "bf16 compute drifted too far"
+    assert probe["loss"] != fp32, "compute_dtype had no effect"

@@ -108,6 +108,12 @@ class GradBucketer:
         def hook(_param: torch.Tensor) -> None:
             if not self.is_syncing:
                 return
+            if bucket.work is not None:
+                raise RuntimeError(
+                    "a second backward reached an already-launched gradient bucket before "
+                    "finish_gradient_synchronization() (expected one backward per sync: run the "
+                    "other micro-batches inside no_sync())"
+                )
             bucket.num_ready += 1
             if bucket.num_ready == len(bucket.params):
                 self._launch_ready()

@@ -11,12 +11,15 @@ gradients averaged like DDP. Zhao et al. 2023, PyTorch FSDP, https://arxiv.org/a
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
+from lm.nn_utils import CLIP_EPS
 from lm.parallel.ddp import GradBucketer, broadcast_state
 
 
@@ -184,6 +187,35 @@ class FSDP(nn.Module):
     def finish_gradient_synchronization(self) -> None:
         """Shard grads were reduce-scattered in backward; wait for the replicated ones."""
         self._bucketer.finish()
+
+    @contextmanager
+    def no_sync(self) -> Iterator[None]:
+        """Skip the replicated params' all-reduce for backward passes inside the block (shard
+        gradients are still reduce-scattered: they must be, to be stored sharded)."""
+        self._bucketer.is_syncing = False
+        try:
+            yield
+        finally:
+            self._bucketer.is_syncing = True
+
+    def clip_grad_norm_(self, max_norm: float) -> torch.Tensor:
+        """Clip by the global gradient norm over all shards and replicated params; returns it."""
+        if not max_norm > 0:
+            raise ValueError(f"max_norm={max_norm!r} in FSDP.clip_grad_norm_ (expected > 0)")
+        shard_sq = sum(
+            (p.grad.float().square().sum() for p in self.shards if p.grad is not None),
+            torch.zeros(()),
+        )
+        dist.all_reduce(shard_sq)  # padding rows hold zero grads: they add nothing
+        replicated = [p for p in self._replicated.values() if p.grad is not None]
+        rep_sq = sum((p.grad.float().square().sum() for p in replicated), torch.zeros(()))
+        norm = (shard_sq + rep_sq).sqrt()
+        if norm > max_norm:
+            scale = max_norm / (norm + CLIP_EPS)
+            for p in [*self.shards, *replicated]:
+                if p.grad is not None:
+                    p.grad.mul_(scale)
+        return norm
 
     @property
     def max_gathered_bytes(self) -> int:

@@ -22,8 +22,8 @@ import torch.distributed as dist
 
 # How long a collective may wait for a peer before gloo raises (a dead peer usually fails faster).
 DEFAULT_COLLECTIVE_TIMEOUT_S = 30.0
-# Grace given to surviving ranks to report their own error after one rank failed.
-_GRACE_S = 5.0
+# Default grace given to surviving ranks to report their own error after one rank failed.
+DEFAULT_GRACE_S = 5.0
 # How long a dead rank's report may still be in flight in the queue's pipe.
 _REPORT_LAG_S = 1.0
 
@@ -91,11 +91,13 @@ def run_ranks(
     timeout_s: float = 120.0,
     collective_timeout_s: float = DEFAULT_COLLECTIVE_TIMEOUT_S,
     num_threads: int = 1,
+    grace_s: float = DEFAULT_GRACE_S,
 ) -> list[Any]:
     """Run `fn(*args)` on `world_size` fresh processes in one process group; return results by rank.
 
     `fn` must be importable by name (a module-level function) since the children are spawned.
-    Raises RuntimeError with the failing rank's traceback if any rank raises or dies, and
+    Raises RuntimeError with the failing rank's traceback if any rank raises or dies (the others
+    then get `grace_s` to report their own errors before they are killed), and
     TimeoutError (after killing the children) if the ranks are not done within `timeout_s`.
     """
     if world_size < 1:
@@ -124,7 +126,7 @@ def run_ranks(
     for p in procs:
         p.start()
     try:
-        return _collect(procs, results, world_size, timeout_s)
+        return _collect(procs, results, world_size, timeout_s, grace_s)
     finally:
         for p in procs:
             if p.is_alive():
@@ -132,7 +134,9 @@ def run_ranks(
             p.join(timeout=5)
 
 
-def _collect(procs: list[Any], results: Any, world_size: int, timeout_s: float) -> list[Any]:
+def _collect(
+    procs: list[Any], results: Any, world_size: int, timeout_s: float, grace_s: float
+) -> list[Any]:
     """Wait for one report per rank; a silent death or the deadline becomes an exception."""
     deadline = time.monotonic() + timeout_s
     outputs: dict[int, Any] = {}
@@ -140,7 +144,7 @@ def _collect(procs: list[Any], results: Any, world_size: int, timeout_s: float) 
     dead_since: dict[int, float] = {}
     while len(outputs) + len(errors) < world_size:
         if errors:  # one rank failed: give the others a short grace to report, not the full budget
-            deadline = min(deadline, time.monotonic() + _GRACE_S)
+            deadline = min(deadline, time.monotonic() + grace_s)
         try:
             rank, status, payload = results.get(timeout=0.2)
         except queue.Empty:

@@ -96,7 +96,14 @@ def test_stuck_rank_times_out() -> None:
     """A peer that is alive but never joins the collective trips gloo's timeout on the others."""
     start = time.monotonic()
     with pytest.raises(RuntimeError, match="--- rank 0 ---") as info:
-        run_ranks(toy.stall_or_all_reduce, 30.0, world_size=2, timeout_s=60, collective_timeout_s=3)
+        run_ranks(
+            toy.stall_or_all_reduce,
+            30.0,
+            world_size=2,
+            timeout_s=60,
+            collective_timeout_s=2,
+            grace_s=1,
+        )
     assert "Timed out" in str(info.value)
     assert time.monotonic() - start < 30, "a stuck peer must be killed after a short grace"
 

@@ -70,10 +70,34 @@ def pipeline(num_microbatches: int) -> dict[str, Any]:
 
 
 def run_all() -> dict[str, Any]:
-    """One spawn for every model-parallel check."""
+    """One spawn for every model-parallel and collectives check (start-up dominates)."""
     return {
         "tp": tensor_parallel(),
         "tp_gqa_mlp": tensor_parallel(num_heads=4, num_kv_heads=2, ffn="gelu"),
         "pp": pipeline(num_microbatches=2),
+        "collectives": collectives(),
         "rank": dist.get_rank(),
+    }
+
+
+def collectives() -> dict[str, Any]:
+    """Each collective on rank-dependent data, and all-reduce rebuilt from its two halves."""
+    from lm.parallel.collectives import all_reduce_via_reduce_scatter, measure_collectives
+
+    rank, world_size = dist.get_rank(), dist.get_world_size()
+    x = torch.arange(7.0) * (rank + 1)  # 7: not a multiple of world_size, exercises padding
+    built = all_reduce_via_reduce_scatter(x.clone())
+    reference = x.clone()
+    dist.all_reduce(reference)
+    shard = torch.empty(2)
+    dist.reduce_scatter_single(shard, torch.arange(4.0) * (rank + 1))
+    gathered = torch.empty(2 * world_size)
+    dist.all_gather_single(gathered, torch.full((2,), float(rank)))
+    rows = measure_collectives([1024], num_iters=2)
+    return {
+        "built": built,
+        "reference": reference,
+        "shard": shard,
+        "gathered": gathered,
+        "rows": rows,
     }

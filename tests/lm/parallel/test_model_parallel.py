@@ -6,18 +6,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lm.parallel.launch import run_ranks
 from lm.parallel.pipeline import bubble_fraction
 from tests.lm.parallel import model_parallel_ranks as ranks
 
 pytestmark = [pytest.mark.multiproc, pytest.mark.timeout(120)]
 RTOL, ATOL = 1e-5, 1e-6
 WORLD_SIZE = 2
-
-
-@pytest.fixture(scope="module")
-def runs() -> list[dict]:
-    return run_ranks(ranks.run_all, world_size=WORLD_SIZE, timeout_s=100)
 
 
 def _close(actual: torch.Tensor, expected: torch.Tensor, what: str) -> None:
@@ -37,9 +31,11 @@ def _expected_local_grad(name: str, full: torch.Tensor, rank: int) -> torch.Tens
 @pytest.mark.parametrize(
     "key,options", [("tp", {}), ("tp_gqa_mlp", {"num_heads": 4, "num_kv_heads": 2, "ffn": "gelu"})]
 )
-def test_tensor_parallel_matches_unsplit(runs: list[dict], key: str, options: dict) -> None:
+def test_tensor_parallel_matches_unsplit(
+    model_parallel_runs: list[dict], key: str, options: dict
+) -> None:
     expected = ranks.reference(**options)
-    for result in runs:
+    for result in model_parallel_runs:
         rank, got = result["rank"], result[key]
         assert got["loss"] == pytest.approx(expected["loss"], rel=RTOL)
         _close(got["logits"], expected["logits"], f"{key} rank {rank} logits")
@@ -56,9 +52,9 @@ def test_tensor_parallel_matches_unsplit(runs: list[dict], key: str, options: di
         assert q_shape == (ranks.D_MODEL // WORLD_SIZE, ranks.D_MODEL)
 
 
-def test_pipeline_matches_unsplit(runs: list[dict]) -> None:
+def test_pipeline_matches_unsplit(model_parallel_runs: list[dict]) -> None:
     expected = ranks.reference(num_layers=4)
-    first, last = runs[0]["pp"], runs[1]["pp"]
+    first, last = model_parallel_runs[0]["pp"], model_parallel_runs[1]["pp"]
     assert first["loss"] == pytest.approx(expected["loss"], rel=RTOL)
     assert last["loss"] == first["loss"]
     assert {n.split(".")[0] for n in first["stage_params"]} == {"token_embeddings", "layers"}

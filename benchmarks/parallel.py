@@ -12,110 +12,9 @@
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from typing import Any
 
-import torch
-import torch.distributed as dist
-import torch.nn.functional as F
-from torch import nn
-
-from lm.model import Embedding, Linear, TransformerLM
-from lm.parallel.ddp import DDP, NaiveDDP
-from lm.parallel.fsdp import FSDP
 from lm.parallel.launch import run_ranks
-from lm.parallel.memory import training_state_bytes, zero_bytes
-from lm.parallel.sharded_optimizer import ShardedOptimizer
-
-SEED = 0
-VARIANTS = ("torch_ddp", "ddp", "naive", "zero1", "fsdp")
-
-
-def _model(cfg: dict[str, Any]) -> TransformerLM:
-    torch.manual_seed(SEED)
-    return TransformerLM(
-        vocab_size=cfg["vocab_size"],
-        context_length=cfg["seq"],
-        d_model=cfg["d_model"],
-        num_layers=cfg["num_layers"],
-        num_heads=cfg["num_heads"],
-        d_ff=cfg["d_ff"],
-    )
-
-
-def _setup(variant: str, cfg: dict[str, Any]) -> tuple[nn.Module, Any, torch.optim.Optimizer]:
-    """(wrapped model, the object to call finish_gradient_synchronization on or None, optimizer)."""
-    model = _model(cfg)
-    if variant == "torch_ddp":
-        wrapped: Any = nn.parallel.DistributedDataParallel(model, bucket_cap_mb=cfg["bucket_mb"])
-        return wrapped, None, torch.optim.AdamW(wrapped.parameters(), lr=1e-3)
-    if variant == "naive":
-        wrapped = NaiveDDP(model)
-    elif variant == "fsdp":
-        wrapped = FSDP(model)
-    else:
-        wrapped = DDP(model, bucket_size_mb=cfg["bucket_mb"])
-    if variant == "zero1":
-        opt: torch.optim.Optimizer = ShardedOptimizer(
-            wrapped.parameters(), torch.optim.AdamW, lr=1e-3
-        )
-    else:
-        opt = torch.optim.AdamW(wrapped.parameters(), lr=1e-3)
-    return wrapped, wrapped, opt
-
-
-def _step(wrapped: nn.Module, syncer: Any, opt: torch.optim.Optimizer, batch: torch.Tensor) -> None:
-    opt.zero_grad(set_to_none=True)
-    logits = wrapped(batch[:, :-1])  # [B, T, V]
-    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1))
-    loss.backward()
-    if syncer is not None:
-        syncer.finish_gradient_synchronization()
-    opt.step()
-
-
-def bench_rank(cfg: dict[str, Any]) -> dict[str, Any]:
-    """Runs on every rank: interleaved timing rounds, then memory after one step of each."""
-    g = torch.Generator().manual_seed(SEED + dist.get_rank())
-    batch = torch.randint(0, cfg["vocab_size"], (cfg["batch"], cfg["seq"] + 1), generator=g)
-    setups = {v: _setup(v, cfg) for v in VARIANTS}
-    for v in VARIANTS:  # warm-up, and fills optimizer state for the memory walk
-        _step(*setups[v], batch)
-    times: dict[str, list[float]] = {v: [] for v in VARIANTS}
-    for _ in range(cfg["rounds"]):
-        for v in VARIANTS:
-            dist.barrier()
-            start = time.perf_counter()
-            for _ in range(cfg["steps_per_round"]):
-                _step(*setups[v], batch)
-            times[v].append((time.perf_counter() - start) / cfg["steps_per_round"])
-    memory = {}
-    for v in ("ddp", "zero1", "fsdp"):
-        wrapped, _, opt = setups[v]
-        measured = training_state_bytes(wrapped.parameters(), opt)
-        if v == "fsdp":  # transient: one gathered weight plus its full-size gradient
-            gathered = wrapped.max_gathered_bytes
-            measured["peak"] = measured["total"] + gathered + gathered  # float32 compute
-        else:
-            measured["peak"] = measured["total"]
-        memory[v] = measured
-    return {"times": {v: statistics.median(t) for v, t in times.items()}, "memory": memory}
-
-
-def _predicted(cfg: dict[str, Any], world_size: int) -> dict[str, float]:
-    model = _model(cfg)
-    num_params = sum(p.numel() for p in model.parameters())
-    num_sharded = sum(
-        m.weight.numel() for m in model.modules() if isinstance(m, (Linear, Embedding))
-    )
-    return {
-        "ddp": zero_bytes(0, num_params, world_size),
-        "zero1": zero_bytes(1, num_params, world_size),
-        "fsdp": zero_bytes(3, num_sharded, world_size) + zero_bytes(0, num_params - num_sharded, 1),
-        "num_params": num_params,
-        "num_sharded": num_sharded,
-    }
+from lm.parallel.measurements import VARIANTS, measure_strategies, predicted_bytes
 
 
 def main() -> None:
@@ -133,14 +32,17 @@ def main() -> None:
     parser.add_argument("--steps-per-round", type=int, default=3)
     cfg = vars(parser.parse_args())
     world_size = cfg.pop("world_size")
-    results = run_ranks(bench_rank, cfg, world_size=world_size, timeout_s=1200, num_threads=1)
-    predicted = _predicted(cfg, world_size)
+    results = run_ranks(
+        measure_strategies, cfg, world_size=world_size, timeout_s=1200, num_threads=1
+    )
+    predicted = predicted_bytes(cfg, world_size)
     print(f"config: {cfg}, world_size={world_size}, backend=gloo (CPU, 1 thread per rank)")
     print(f"parameters: {predicted['num_params']:,} ({predicted['num_sharded']:,} sharded by FSDP)")
     times = {v: max(r["times"][v] for r in results) for v in VARIANTS}  # slowest rank
     for v in VARIANTS:
         print(f"step time {v:>10}: {times[v] * 1e3:8.1f} ms")
-    print(f"ratio ours bucketed DDP / torch DDP: {times['ddp'] / times['torch_ddp']:.3f} (target <= 1.1)")
+    ratio = times["ddp"] / times["torch_ddp"]
+    print(f"ratio ours bucketed DDP / torch DDP: {ratio:.3f} (target <= 1.1)")
     print(f"ratio naive DDP / ours bucketed DDP: {times['naive'] / times['ddp']:.3f}")
     for v in ("ddp", "zero1", "fsdp"):
         m = max((r["memory"][v] for r in results), key=lambda d: d["total"])

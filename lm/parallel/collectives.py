@@ -129,3 +129,28 @@ def measure_collectives(sizes: list[int], num_iters: int = 5) -> list[dict[str, 
                 }
             )
     return rows
+
+
+def demo_collectives() -> dict[str, dict[str, list[float]]]:
+    """Each collective on a tiny rank-dependent tensor: {op: {"input": ..., "output": ...}}.
+
+    Rank r starts from [r*10 + 1, r*10 + 2, ...] (world_size * 2 values) so every result shows
+    where its numbers came from.
+    """
+    rank, world_size = dist.get_rank(), dist.get_world_size()
+    x = torch.arange(1.0, 2 * world_size + 1) + 10 * rank  # [2p]
+    out: dict[str, dict[str, list[float]]] = {}
+    y = x.clone()
+    dist.all_reduce(y)
+    out["all_reduce"] = {"input": x.tolist(), "output": y.tolist()}
+    shard = torch.empty(2)
+    dist.reduce_scatter_single(shard, x.clone())
+    out["reduce_scatter"] = {"input": x.tolist(), "output": shard.tolist()}
+    mine = x[2 * rank : 2 * rank + 2].clone()  # [2]: this rank's chunk
+    gathered = torch.empty(2 * world_size)
+    dist.all_gather_single(gathered, mine)
+    out["all_gather"] = {"input": mine.tolist(), "output": gathered.tolist()}
+    b = x.clone()
+    dist.broadcast(b, src=0)
+    out["broadcast"] = {"input": x.tolist(), "output": b.tolist()}
+    return out

@@ -222,6 +222,18 @@ class FSDP(nn.Module):
         """The largest transient full weight gathered so far (one is live at a time)."""
         return max((s.max_gathered_bytes for s in self._sharded_by_name.values()), default=0)
 
+    def shard_shapes(self) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
+        """{model parameter name: (full shape, the shape this rank stores)}."""
+        out = {}
+        for name in self._names:
+            s = self._sharded_by_name.get(name)
+            if s is None:
+                shape = tuple(self._replicated[name].shape)
+                out[name] = (shape, shape)
+            else:
+                out[name] = (tuple(s.full_shape), tuple(s.w_local.shape))
+        return out
+
     def gather_full_params(self) -> dict[str, torch.Tensor]:
         """Full float32 parameters keyed by the wrapped model's own parameter names (collective)."""
         out = {}

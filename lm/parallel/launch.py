@@ -172,3 +172,9 @@ def _collect(
         report = "\n".join(f"--- rank {r} ---\n{tb}" for r, tb in sorted(errors.items()))
         raise RuntimeError(f"{len(errors)} of {world_size} ranks failed in run_ranks:\n{report}")
     return [outputs[r] for r in range(world_size)]
+
+
+def call_each(calls: list[tuple[Callable[..., Any], tuple[Any, ...]]]) -> list[Any]:
+    """Run `fn(*args)` for each pair in turn on this rank: `run_ranks(call_each, calls)` pays the
+    process start-up once for several measurements."""
+    return [fn(*args) for fn, args in calls]

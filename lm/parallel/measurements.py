@@ -115,3 +115,8 @@ def predicted_bytes(cfg: dict[str, Any], world_size: int) -> dict[str, float]:
         "num_params": num_params,
         "num_sharded": num_sharded,
     }
+
+
+def fsdp_shards(cfg: dict[str, Any]) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
+    """Run on every rank: {parameter name: (full shape, this rank's local shape)} under FSDP."""
+    return FSDP(_model(cfg)).shard_shapes()

@@ -51,16 +51,16 @@ H100_MEMORY = 80e9
 
 # The small TransformerLM measured on 2 CPU processes (smoke mode shrinks it).
 MODEL_CFG = {
-    "vocab_size": 128 if IS_SMOKE else 1024,
+    "vocab_size": 128 if IS_SMOKE else 2048,
     "seq": 16 if IS_SMOKE else 64,
-    "d_model": 32 if IS_SMOKE else 128,
+    "d_model": 32 if IS_SMOKE else 256,
     "num_layers": 1 if IS_SMOKE else 2,
     "num_heads": 2 if IS_SMOKE else 4,
-    "d_ff": 64 if IS_SMOKE else 344,
+    "d_ff": 64 if IS_SMOKE else 688,
     "batch": 2 if IS_SMOKE else 4,
     "bucket_mb": 25.0,
     "rounds": 1 if IS_SMOKE else 3,
-    "steps_per_round": 1 if IS_SMOKE else 2,
+    "steps_per_round": 1 if IS_SMOKE else 3,
 }
 COLLECTIVE_SIZES = [2**8, 2**12] if IS_SMOKE else [2**10, 2**13, 2**16, 2**19, 2**21]
 
@@ -382,24 +382,15 @@ def tensor_and_pipeline():
     )
 
 
-def plan_layout(num_params, num_gpus, gpus_per_node=8, gpu_memory=H100_MEMORY):
-    """The simplest layout whose training state fits in 80% of a GPU (activations need the rest)."""
+def plan_layout(num_params, num_gpus, gpu_memory=H100_MEMORY):
+    """The least sharding whose training state fits in 80% of each GPU (activations need the rest)."""
     budget = 0.8 * gpu_memory
     for name, stage in (("DDP", 0), ("ZeRO-1", 1), ("FSDP", 3)):
-        if zero_bytes(stage, num_params, num_gpus) <= budget:
-            return {
-                "layout": name,
-                "gb_per_gpu": round(zero_bytes(stage, num_params, num_gpus) / GB),
-            }
-    # TP groups inside a node, then pipeline stages, with FSDP over the remaining data ranks
-    tp, pp = gpus_per_node, 1
-    while (
-        pp < num_gpus // tp
-        and zero_bytes(3, num_params / (tp * pp), num_gpus // (tp * pp)) > budget
-    ):
-        pp *= 2
-    gb = zero_bytes(3, num_params / (tp * pp), num_gpus // (tp * pp)) / GB
-    return {"layout": f"TP {tp} x PP {pp} x FSDP {num_gpus // (tp * pp)}", "gb_per_gpu": round(gb)}
+        per_gpu = zero_bytes(stage, num_params, num_gpus)
+        if per_gpu <= budget:
+            return {"layout": name, "gb_per_gpu": round(per_gpu / GB, 1)}
+    min_gpus = math.ceil(zero_bytes(0, num_params, 1) / budget)
+    return {"layout": f"does not fit: needs >= {min_gpus} GPUs", "gb_per_gpu": None}
 
 
 def choosing_a_layout():
@@ -409,15 +400,23 @@ def choosing_a_layout():
         "Rules of thumb, in order: use data parallelism while the training state fits; shard it "
         "(ZeRO/FSDP) when it does not; add tensor parallelism inside a node (NVLink) when one "
         "layer's working set is too big or the global batch too large; add pipeline stages "
-        "across nodes last. Checking the training state of a few models on 64 H100s:"
+        "across nodes last. Checking where the training state of a few models fits on H100s:"
     )
-    plans = {
-        f"{n / 1e9:.0f}B": plan_layout(n, 64) for n in (1e9, 7e9, 70e9, 405e9)
-    }  # @inspect plans
+    scenarios = [(1e9, 64), (7e9, 64), (70e9, 64), (405e9, 64), (405e9, 1024)]
+    plans = {f"{n / 1e9:.0f}B on {g}": plan_layout(n, g) for n, g in scenarios}  # @inspect plans
     text(
-        "Real plans also weigh activation memory (sequence length x batch), the global batch size "
-        "the optimizer tolerates, and the interconnect; the measured numbers in this lecture are "
-        "the ingredients of that trade-off."
+        "Memory is only the first filter. FSDP over a whole cluster all-gathers every layer over "
+        "the slow inter-node network, so at scale the layouts are combined: tensor parallelism "
+        "over the 8 GPUs of a node, pipeline stages across nodes, and FSDP over the remaining "
+        "data-parallel ranks. Llama 3 405B, for example, trained with TP 8 x PP 16 x FSDP 128 on "
+        "16K H100s. Real plans also weigh activation memory (sequence length x batch) and the "
+        "global batch size the optimizer tolerates."
+    )
+    link(
+        url="https://arxiv.org/abs/2407.21783",
+        title="The Llama 3 Herd of Models",
+        authors=["Llama Team, AI @ Meta"],
+        date="2024",
     )
     link(
         url="https://github.com/pytorch/torchtitan",

@@ -92,7 +92,7 @@ class GradBucketer:
 
     def __init__(self, params: Iterable[nn.Parameter], bucket_size_mb: float) -> None:
         if not bucket_size_mb > 0:
-            raise ValueError(f"bucket_size_mb={bucket_size_mb!r} in DDP (expected > 0)")
+            raise ValueError(f"bucket_size_mb={bucket_size_mb!r} in GradBucketer (expected > 0)")
         self.world_size = dist.get_world_size()
         trainable = [p for p in params if p.requires_grad]  # frozen params never sync
         # Backward produces gradients roughly from the last layer to the first.
@@ -159,6 +159,8 @@ class DDP(nn.Module):
 
     def __init__(self, module: nn.Module, bucket_size_mb: float = 25.0) -> None:
         super().__init__()
+        if not bucket_size_mb > 0:
+            raise ValueError(f"bucket_size_mb={bucket_size_mb!r} in DDP (expected > 0)")
         self.module = module
         broadcast_state(module)
         self._bucketer = GradBucketer(module.parameters(), bucket_size_mb)

@@ -203,7 +203,24 @@ def run_strategies(configs: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     """Run several strategies in turn in one process group (one spawn, many checks)."""
     out: dict[str, Any] = {f"{s}:{sorted(o.items())}": train_ranked(s, o) for s, o in configs}
     out["fsdp_probe"] = fsdp_probe()
+    out["zero1_probe"] = zero1_probe()
     return out
+
+
+def zero1_probe() -> dict[str, Any]:
+    """Which parameters this rank keeps AdamW state for after one ZeRO-1 step."""
+    from lm.parallel.ddp import DDP
+    from lm.parallel.sharded_optimizer import ShardedOptimizer
+
+    model = DDP(make_model(kind="lm"))
+    opt = ShardedOptimizer(model.parameters(), torch.optim.AdamW, lr=1e-2)
+    lm_loss(model, local_slice(make_batches(1)[0])).backward()
+    model.finish_gradient_synchronization()
+    opt.step()
+    names = {id(p): n for n, p in model.module.named_parameters()}
+    with_state = sorted(names[id(p)] for p in opt.state)
+    numel = {n: p.numel() for n, p in model.module.named_parameters()}
+    return {"with_state": with_state, "numel": numel}
 
 
 def fsdp_probe() -> dict[str, Any]:

@@ -76,7 +76,7 @@ def test_matches_single_process(runs: dict, references: dict, strategy: str, opt
 def test_ranks_agree_after_training(runs: dict) -> None:
     """Replicas must stay bitwise identical: every rank applied the same averaged update."""
     for key in runs[0]:
-        if key == "fsdp_probe":
+        if key.endswith("_probe"):
             continue
         for name, value in runs[0][key]["params"].items():
             assert torch.equal(value, runs[1][key]["params"][name]), f"{key} {name} diverged"
@@ -130,3 +130,13 @@ def test_fsdp_shards_gathers_and_mixed_precision(runs: dict) -> None:
     fp32 = toy.train_reference(num_steps=1, kind="lm_tied")["losses"][0]
     assert probe["loss"] == pytest.approx(fp32, rel=2e-2), "bf16 compute drifted too far"
     assert probe["loss"] != fp32, "compute_dtype had no effect"
+
+
+def test_zero1_shards_the_optimizer_state(runs: dict) -> None:
+    """Every parameter has Adam state on exactly one rank, and the ranks hold near-equal shares."""
+    owned = [set(r["zero1_probe"]["with_state"]) for r in runs]
+    numel = runs[0]["zero1_probe"]["numel"]
+    assert owned[0].isdisjoint(owned[1])
+    assert owned[0] | owned[1] == set(numel)
+    shares = [sum(numel[n] for n in names) for names in owned]
+    assert max(shares) - min(shares) <= max(numel.values()), f"unbalanced shards {shares}"

@@ -19,6 +19,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from lm.model import Embedding, Linear
 from lm.nn_utils import CLIP_EPS
 from lm.parallel.ddp import GradBucketer, broadcast_state
 
@@ -130,12 +131,6 @@ class _LayerHooks:
             setattr(module, name, None)  # drop the gathered weight: only autograd's token remains
 
 
-def _default_shard_types() -> tuple[type[nn.Module], ...]:
-    from lm.model import Embedding, Linear
-
-    return (Linear, Embedding)
-
-
 class FSDP(nn.Module):
     """Shard the direct parameters of every `shard_types` layer (default: lm.model's Linear and
     Embedding); replicate the rest. Optimize `fsdp.parameters()` (shards + replicated params).
@@ -156,7 +151,7 @@ class FSDP(nn.Module):
             raise ValueError(f"compute_dtype={compute_dtype!r} in FSDP (expected a float dtype)")
         self.module = module
         broadcast_state(module)  # every rank shards the same starting weights
-        shard_types = shard_types if shard_types is not None else _default_shard_types()
+        shard_types = shard_types if shard_types is not None else (Linear, Embedding)
         self._names = [n for n, _ in module.named_parameters()]  # the model's own names
         self._sharded_by_name: dict[str, _ShardedTensor] = {}
         by_param: dict[int, _ShardedTensor] = {}  # tied weights share one shard
@@ -176,7 +171,7 @@ class FSDP(nn.Module):
                 setattr(layer, pname, None)
             hooks = _LayerHooks(layer, layer_shards)
             layer.register_forward_pre_hook(hooks.pre)
-            layer.register_forward_hook(hooks.post)
+            layer.register_forward_hook(hooks.post, always_call=True)  # also when forward raises
         self.shards = nn.ParameterList(shards)
         self._replicated = dict(module.named_parameters())
         self._bucketer = GradBucketer(self._replicated.values(), bucket_size_mb)

@@ -92,6 +92,7 @@ def test_dead_rank_raises_instead_of_hanging() -> None:
     assert "rank 1 exited" in str(info.value)
 
 
+@pytest.mark.slow  # ~10 s: a spawn plus the gloo timeout; the dead-rank test covers the default run
 def test_stuck_rank_times_out() -> None:
     """A peer that is alive but never joins the collective trips gloo's timeout on the others."""
     start = time.monotonic()

@@ -71,11 +71,18 @@ def all_reduce_via_reduce_scatter(tensor: torch.Tensor) -> torch.Tensor:
     return tensor
 
 
+def _device() -> torch.device:
+    """Where this rank's tensors must live for its backend: its GPU under NCCL, else the CPU."""
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
 def _collective_call(op: str, num_elements: int) -> Callable[[], None]:
     """A closure running one `op` on a float32 tensor of `num_elements` (the full size)."""
     world_size = dist.get_world_size()
-    full = torch.randn(num_elements)
-    shard = torch.empty(num_elements // world_size)
+    full = torch.randn(num_elements, device=_device())
+    shard = torch.empty(num_elements // world_size, device=_device())
     if op == "all_reduce":
         return lambda: dist.all_reduce(full)
     if op == "reduce_scatter":
@@ -99,13 +106,16 @@ def time_collective(op: str, num_elements: int, num_iters: int = 5, num_warmup: 
     for _ in range(num_warmup):
         call()
     times = []
+    is_cuda = _device().type == "cuda"
     for _ in range(num_iters):
         dist.barrier()
         start = time.perf_counter()
         call()
+        if is_cuda:
+            torch.cuda.synchronize()  # NCCL calls return before the transfer is done
         times.append(time.perf_counter() - start)
     # The slowest rank sets the pace of a collective: agree on the max per iteration.
-    t = torch.tensor(times, dtype=torch.float64)
+    t = torch.tensor(times, dtype=torch.float64, device=_device())
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return float(t.median())
 

@@ -38,7 +38,9 @@ class _Bucket:
         num_values = self.offsets[-1]
         # Values then flags: a flag sums to the number of ranks that produced the gradient, so a
         # parameter no rank used keeps grad None, exactly like single-process training.
-        self.buffer = torch.zeros(num_values + len(params), dtype=params[0].dtype)
+        self.buffer = torch.zeros(
+            num_values + len(params), dtype=params[0].dtype, device=params[0].device
+        )
         self.num_ready = 0
         self.work: Any = None
 

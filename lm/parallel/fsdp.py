@@ -197,13 +197,13 @@ class FSDP(nn.Module):
         """Clip by the global gradient norm over all shards and replicated params; returns it."""
         if not max_norm > 0:
             raise ValueError(f"max_norm={max_norm!r} in FSDP.clip_grad_norm_ (expected > 0)")
+        zero = torch.zeros((), device=self.shards[0].device if len(self.shards) else None)
         shard_sq = sum(
-            (p.grad.float().square().sum() for p in self.shards if p.grad is not None),
-            torch.zeros(()),
+            (p.grad.float().square().sum() for p in self.shards if p.grad is not None), zero
         )
         dist.all_reduce(shard_sq)  # padding rows hold zero grads: they add nothing
         replicated = [p for p in self._replicated.values() if p.grad is not None]
-        rep_sq = sum((p.grad.float().square().sum() for p in replicated), torch.zeros(()))
+        rep_sq = sum((p.grad.float().square().sum() for p in replicated), zero)
         norm = (shard_sq + rep_sq).sqrt()
         if norm > max_norm:
             scale = max_norm / (norm + CLIP_EPS)

@@ -73,6 +73,8 @@ def _worker(
 ) -> None:
     torch.set_num_threads(num_threads)
     try:
+        if backend == "nccl":
+            torch.cuda.set_device(rank)  # one GPU per rank, as torchrun's LOCAL_RANK would give
         init_process_group(rank, world_size, port, backend, collective_timeout_s)
         out = fn(*args)
         results.put((rank, "ok", _dumps(out)))

@@ -95,15 +95,15 @@ def gpipe_step(
             dist.send(out.detach().contiguous(), dst=1)
             saved.append(out)
         else:
-            x = torch.empty(activation_shape)
+            x = torch.empty(activation_shape, device=inputs.device)
             dist.recv(x, src=0)
             x.requires_grad_(True)
             loss = loss_fn(stage(x), micro_targets[i]) / num_microbatches
             saved.append((x, loss))
-    total = torch.zeros(())
+    total = torch.zeros((), device=inputs.device)
     for i in range(num_microbatches):  # then all backwards
         if rank == 0:
-            grad = torch.empty(activation_shape)
+            grad = torch.empty(activation_shape, device=inputs.device)
             dist.recv(grad, src=1)
             saved[i].backward(grad)
         else:

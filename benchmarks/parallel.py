@@ -4,7 +4,10 @@
    vs torch.nn.parallel.DistributedDataParallel (target <= 1.1x) and vs our naive per-parameter DDP;
    ZeRO-1 and FSDP step times for reference. Variants run interleaved in rounds; medians.
 2. Memory per rank of params + grads + optimizer state, measured by walking the live tensors after a
-   step, under DDP, ZeRO-1 and FSDP, against ZeRO's arithmetic (target: within 15%).
+   step, under DDP, ZeRO-1 and FSDP, against ZeRO's arithmetic (target: within 15%); FSDP's peak
+   adds its largest gathered weight and that weight's full gradient (counted by FSDP itself).
+3. For comparison, the peak of all live tensors during one step (activations included), tracked by
+   torch.distributed._tools.mem_tracker.MemTracker (a private PyTorch tool; CPU tensors too).
 
     PYTHONPATH=. python benchmarks/parallel.py [--d-model 256 --num-layers 4 --rounds 5]
 """
@@ -12,9 +15,40 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
+
+import torch
+import torch.distributed as dist
 
 from lm.parallel.launch import run_ranks
-from lm.parallel.measurements import VARIANTS, measure_strategies, predicted_bytes
+from lm.parallel.measurements import (
+    VARIANTS,
+    measure_strategies,
+    predicted_bytes,
+    setup_variant,
+    train_step,
+)
+
+TRACKED = ("ddp", "zero1", "fsdp")
+
+
+def tracked_peaks(cfg: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Run on every rank: MemTracker's per-category bytes at the peak of one step, by strategy."""
+    from torch.distributed._tools.mem_tracker import MemTracker
+
+    g = torch.Generator().manual_seed(dist.get_rank())
+    batch = torch.randint(0, cfg["vocab_size"], (cfg["batch"], cfg["seq"] + 1), generator=g)
+    out = {}
+    for variant in TRACKED:
+        wrapped, syncer, opt = setup_variant(variant, cfg)
+        train_step(wrapped, syncer, opt, batch)  # optimizer state exists before tracking
+        tracker = MemTracker()
+        tracker.track_external(wrapped, opt)
+        with tracker:
+            train_step(wrapped, syncer, opt, batch)
+        peak = tracker.get_tracker_snapshot("peak")[torch.device("cpu")]
+        out[variant] = {str(k).split(".")[-1]: int(v) for k, v in peak.items()}
+    return out
 
 
 def main() -> None:
@@ -58,6 +92,11 @@ def main() -> None:
     for v in ("zero1", "fsdp"):
         total = max(r["memory"][v]["total"] for r in results)
         print(f"memory ratio {v} / ddp: {total / ddp_total:.3f}")
+    peaks = run_ranks(tracked_peaks, cfg, world_size=world_size, timeout_s=600)
+    for v in TRACKED:
+        p = max((r[v] for r in peaks), key=lambda d: d["Total"])
+        parts = ", ".join(f"{k} {b / 2**20:.2f}" for k, b in p.items() if k != "Total")
+        print(f"MemTracker step peak {v:>5}: {p['Total'] / 2**20:6.2f} MiB ({parts})")
 
 
 if __name__ == "__main__":

@@ -37,7 +37,9 @@ def _model(cfg: dict[str, Any]) -> TransformerLM:
     )
 
 
-def _setup(variant: str, cfg: dict[str, Any]) -> tuple[nn.Module, Any, torch.optim.Optimizer]:
+def setup_variant(
+    variant: str, cfg: dict[str, Any]
+) -> tuple[nn.Module, Any, torch.optim.Optimizer]:
     """(wrapped model, the object to call finish_gradient_synchronization on or None, optimizer)."""
     model = _model(cfg)
     if variant == "torch_ddp":
@@ -58,7 +60,9 @@ def _setup(variant: str, cfg: dict[str, Any]) -> tuple[nn.Module, Any, torch.opt
     return wrapped, wrapped, opt
 
 
-def _step(wrapped: nn.Module, syncer: Any, opt: torch.optim.Optimizer, batch: torch.Tensor) -> None:
+def train_step(
+    wrapped: nn.Module, syncer: Any, opt: torch.optim.Optimizer, batch: torch.Tensor
+) -> None:
     opt.zero_grad(set_to_none=True)
     logits = wrapped(batch[:, :-1])  # [B, T, V]
     loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1))
@@ -76,16 +80,16 @@ def measure_strategies(cfg: dict[str, Any]) -> dict[str, Any]:
     """
     g = torch.Generator().manual_seed(SEED + dist.get_rank())
     batch = torch.randint(0, cfg["vocab_size"], (cfg["batch"], cfg["seq"] + 1), generator=g)
-    setups = {v: _setup(v, cfg) for v in VARIANTS}
+    setups = {v: setup_variant(v, cfg) for v in VARIANTS}
     for v in VARIANTS:  # warm-up, and fills optimizer state for the memory walk
-        _step(*setups[v], batch)
+        train_step(*setups[v], batch)
     times: dict[str, list[float]] = {v: [] for v in VARIANTS}
     for _ in range(cfg["rounds"]):
         for v in VARIANTS:
             dist.barrier()
             start = time.perf_counter()
             for _ in range(cfg["steps_per_round"]):
-                _step(*setups[v], batch)
+                train_step(*setups[v], batch)
             times[v].append((time.perf_counter() - start) / cfg["steps_per_round"])
     memory = {}
     for v in ("ddp", "zero1", "fsdp"):

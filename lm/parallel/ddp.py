@@ -18,6 +18,8 @@ import torch.distributed as dist
 from torch import nn
 
 BYTES_PER_MB = 2**20
+# Gradients of the last layers arrive first: a small first bucket puts the network to work early.
+FIRST_BUCKET_BYTES = 1 * BYTES_PER_MB
 
 
 def broadcast_state(module: nn.Module, src: int = 0) -> None:
@@ -69,13 +71,15 @@ class _Bucket:
 
 def _make_buckets(params: list[nn.Parameter], bucket_bytes: int) -> list[_Bucket]:
     """Greedy packing in the given order; a parameter is never split, so a bucket smaller than one
-    parameter simply holds that one parameter alone."""
+    parameter simply holds that one parameter alone. The first bucket is capped at
+    FIRST_BUCKET_BYTES so the first all-reduce starts early in backward (as torch's DDP does)."""
     buckets: list[_Bucket] = []
     current: list[nn.Parameter] = []
     current_bytes = 0
     for p in params:
         size = p.numel() * p.element_size()
-        if current and (current_bytes + size > bucket_bytes or p.dtype != current[0].dtype):
+        cap = min(bucket_bytes, FIRST_BUCKET_BYTES) if not buckets else bucket_bytes
+        if current and (current_bytes + size > cap or p.dtype != current[0].dtype):
             buckets.append(_Bucket(current))
             current, current_bytes = [], 0
         current.append(p)
@@ -110,7 +114,7 @@ class GradBucketer:
         def hook(_param: torch.Tensor) -> None:
             if not self.is_syncing:
                 return
-            if bucket.work is not None:
+            if bucket.work is not None or bucket.num_ready == len(bucket.params):
                 raise RuntimeError(
                     "a second backward reached an already-launched gradient bucket before "
                     "finish_gradient_synchronization() (expected one backward per sync: run the "

@@ -76,7 +76,9 @@ def measure_strategies(cfg: dict[str, Any]) -> dict[str, Any]:
     """Run on every rank: timing rounds (variants interleaved), then memory after a step of each.
 
     cfg: vocab_size, seq, d_model, num_layers, num_heads, d_ff, batch (per rank), bucket_mb,
-    rounds, steps_per_round. Returns {"times": median s per step, "memory": bytes by strategy}.
+    rounds, steps_per_round. Returns {"times": median s per step (slowest rank), "round_times":
+    per-round s per step, "memory": bytes by strategy}. The variant order rotates every round so
+    that machine-load drift hits all of them alike; compare variants by per-round paired ratios.
     """
     g = torch.Generator().manual_seed(SEED + dist.get_rank())
     batch = torch.randint(0, cfg["vocab_size"], (cfg["batch"], cfg["seq"] + 1), generator=g)
@@ -84,13 +86,15 @@ def measure_strategies(cfg: dict[str, Any]) -> dict[str, Any]:
     for v in VARIANTS:  # warm-up, and fills optimizer state for the memory walk
         train_step(*setups[v], batch)
     times: dict[str, list[float]] = {v: [] for v in VARIANTS}
-    for _ in range(cfg["rounds"]):
-        for v in VARIANTS:
+    for r in range(cfg["rounds"]):
+        for v in VARIANTS[r % len(VARIANTS) :] + VARIANTS[: r % len(VARIANTS)]:  # rotate order
             dist.barrier()
             start = time.perf_counter()
             for _ in range(cfg["steps_per_round"]):
                 train_step(*setups[v], batch)
-            times[v].append((time.perf_counter() - start) / cfg["steps_per_round"])
+            elapsed = torch.tensor((time.perf_counter() - start) / cfg["steps_per_round"])
+            dist.all_reduce(elapsed, op=dist.ReduceOp.MAX)  # a step ends when its slowest rank does
+            times[v].append(float(elapsed))
     memory = {}
     for v in ("ddp", "zero1", "fsdp"):
         wrapped, _, opt = setups[v]
@@ -101,7 +105,11 @@ def measure_strategies(cfg: dict[str, Any]) -> dict[str, Any]:
         else:
             measured["peak"] = measured["total"]
         memory[v] = measured
-    return {"times": {v: statistics.median(t) for v, t in times.items()}, "memory": memory}
+    return {
+        "times": {v: statistics.median(t) for v, t in times.items()},
+        "round_times": times,
+        "memory": memory,
+    }
 
 
 def predicted_bytes(cfg: dict[str, Any], world_size: int) -> dict[str, float]:

@@ -109,6 +109,8 @@ def measure_strategies(cfg: dict[str, Any]) -> dict[str, Any]:
         "times": {v: statistics.median(t) for v, t in times.items()},
         "round_times": times,
         "memory": memory,
+        "num_buckets": setups["ddp"][0].num_buckets,
+        "num_grad_tensors": sum(p.requires_grad for p in setups["ddp"][0].parameters()),
     }
 
 

@@ -204,7 +204,25 @@ def run_strategies(configs: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     out: dict[str, Any] = {f"{s}:{sorted(o.items())}": train_ranked(s, o) for s, o in configs}
     out["fsdp_probe"] = fsdp_probe()
     out["zero1_probe"] = zero1_probe()
+    out["overlap_probe"] = overlap_probe()
     return out
+
+
+def overlap_probe() -> dict[str, int]:
+    """How many all-reduces DDP has launched when backward produces its very last gradient."""
+    from lm.parallel.ddp import DDP
+
+    model = DDP(make_model(kind="lm"), bucket_size_mb=1e-4)  # one parameter per bucket
+    seen = {}
+    embedding = model.module.token_embeddings.weight  # the first layer: its grad comes last
+
+    def record(_param: torch.Tensor) -> None:  # registered after DDP's hook, so it runs after it
+        seen["launched"] = model._bucketer._next_to_launch
+
+    embedding.register_post_accumulate_grad_hook(record)
+    lm_loss(model, local_slice(make_batches(1)[0])).backward()
+    model.finish_gradient_synchronization()
+    return {"launched_during_backward": seen["launched"], "num_buckets": model.num_buckets}
 
 
 def zero1_probe() -> dict[str, Any]:

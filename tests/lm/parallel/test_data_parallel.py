@@ -141,3 +141,11 @@ def test_zero1_shards_the_optimizer_state(runs: dict) -> None:
     assert owned[0] | owned[1] == set(numel)
     shares = [sum(numel[n] for n in names) for names in owned]
     assert max(shares) - min(shares) <= max(numel.values()), f"unbalanced shards {shares}"
+
+
+def test_ddp_launches_all_reduces_during_backward(runs: dict) -> None:
+    """Every bucket's all-reduce is already in flight when backward produces its last gradient:
+    communication overlaps the rest of backward instead of waiting for finish."""
+    probe = runs[0]["overlap_probe"]
+    assert probe["num_buckets"] > 10
+    assert probe["launched_during_backward"] == probe["num_buckets"]

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import base64
 import contextvars
-import inspect
 import io
 import mimetypes
+import os
 import struct
 import sys
 import zlib
@@ -33,7 +33,9 @@ class RenderSink(Protocol):
     def code_location(self, obj: Any) -> dict[str, Any] | None: ...
 
 
-_SINK: contextvars.ContextVar[RenderSink | None] = contextvars.ContextVar("execlecture_sink", default=None)
+_SINK: contextvars.ContextVar[RenderSink | None] = contextvars.ContextVar(
+    "execlecture_sink", default=None
+)
 _ECHO: contextvars.ContextVar[bool] = contextvars.ContextVar("execlecture_echo", default=False)
 
 
@@ -52,11 +54,20 @@ def set_echo(is_echo: bool) -> None:
     _ECHO.set(is_echo)
 
 
+_IS_ECHO_ENV = os.environ.get("EXECLECTURE_ECHO") == "1"
+"""EXECLECTURE_ECHO=1 in the environment (read once, at import) turns echo on for plain runs."""
+
+
+def _is_echo() -> bool:
+    """Echo is on through `set_echo(True)` or the environment variable EXECLECTURE_ECHO=1."""
+    return _ECHO.get() or _IS_ECHO_ENV
+
+
 def _emit(rendering: Rendering) -> None:
     sink = _SINK.get()
     if sink is not None:
         sink.emit(rendering)
-    elif _ECHO.get():
+    elif _is_echo():
         shown = rendering.text or rendering.url or rendering.src or f"[{rendering.kind}]"
         sys.stdout.write(f"{shown}\n")
 
@@ -67,7 +78,9 @@ def _check_style(style: dict[str, str] | None, verb: str) -> dict[str, str]:
     if not isinstance(style, dict) or not all(
         isinstance(k, str) and isinstance(v, str | int | float) for k, v in style.items()
     ):
-        raise TypeError(f"{verb}(style=...): expected a dict of CSS property -> value, got {style!r}")
+        raise TypeError(
+            f"{verb}(style=...): expected a dict of CSS property -> value, got {style!r}"
+        )
     return {k: str(v) for k, v in style.items()}
 
 
@@ -80,9 +93,18 @@ def text(markdown: str, *, style: dict[str, str] | None = None, verbatim: bool =
         verbatim: show as preformatted text instead of markdown (default False).
     """
     if not isinstance(markdown, str):
-        raise TypeError(f"text(): expected a str of markdown, got {type(markdown).__name__} {markdown!r:.60}")
+        raise TypeError(
+            f"text(): expected a str of markdown, got {type(markdown).__name__} {markdown!r:.60}"
+        )
     kind = "verbatim" if verbatim else "markdown"
-    _emit(Rendering(kind=kind, text=markdown, style=_check_style(style, "text")))
+    checked_style = _check_style(style, "text") if style is not None else {}
+    # subtle: the sink is called directly (not via _emit): text() is the hottest verb, and each
+    # Python frame costs a trip through the tracer's global hook.
+    sink = _SINK.get()
+    if sink is not None:
+        sink.emit(Rendering(kind=kind, text=markdown, style=checked_style))
+    else:
+        _emit(Rendering(kind=kind, text=markdown, style=checked_style))
 
 
 def note(markdown: str) -> None:
@@ -107,7 +129,10 @@ def _png_from_array(array: Any) -> bytes:
     if a.ndim == 2:
         a = a[:, :, None]
     if a.ndim != 3 or a.shape[2] not in (1, 3, 4):
-        raise ValueError(f"image(): array shape {tuple(np.shape(array))!r} (expected [H, W], [H, W, 3] or [H, W, 4])")
+        raise ValueError(
+            f"image(): array shape {tuple(np.shape(array))!r} "
+            "(expected [H, W], [H, W, 3] or [H, W, 4])"
+        )
     height, width, channels = a.shape
     color_type = {1: 0, 3: 2, 4: 6}[channels]
     raw = b"".join(b"\x00" + a[y].tobytes() for y in range(height))
@@ -116,14 +141,24 @@ def _png_from_array(array: Any) -> bytes:
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
 
     header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw, 6))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _data_url(data: bytes, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-def image(path_or_array: str | Path | Any, width: int | None = None, *, style: dict[str, str] | None = None) -> None:
+def image(
+    path_or_array: str | Path | Any,
+    width: int | None = None,
+    *,
+    style: dict[str, str] | None = None,
+) -> None:
     """Show an image from a file path, an http(s) URL, or an array (embedded as a data URL).
 
     Args:
@@ -142,15 +177,21 @@ def image(path_or_array: str | Path | Any, width: int | None = None, *, style: d
             raise ValueError(f"image(): no such file {str(path)!r} (relative to {Path.cwd()})")
         data = path.read_bytes()
         if len(data) > MAX_IMAGE_BYTES:
-            raise ValueError(f"image(): {str(path)!r} is {len(data)} bytes (limit {MAX_IMAGE_BYTES})")
+            raise ValueError(
+                f"image(): {str(path)!r} is {len(data)} bytes (limit {MAX_IMAGE_BYTES})"
+            )
         mime = mimetypes.guess_type(path.name)[0] or ""
         if not mime.startswith("image/"):
-            raise ValueError(f"image(): {str(path)!r} is not an image file (type {mime or 'unknown'!r})")
+            raise ValueError(
+                f"image(): {str(path)!r} is not an image file (type {mime or 'unknown'!r})"
+            )
         src = _data_url(data, mime)
     elif hasattr(path_or_array, "shape"):
         src = _data_url(_png_from_array(path_or_array), "image/png")
     else:
-        raise TypeError(f"image(): expected a path, URL or array, got {type(path_or_array).__name__}")
+        raise TypeError(
+            f"image(): expected a path, URL or array, got {type(path_or_array).__name__}"
+        )
     _emit(Rendering(kind="image", src=src, width=width, style=_check_style(style, "image")))
 
 
@@ -177,11 +218,8 @@ def link(
         label = title or name
         sink = _SINK.get()
         code = sink.code_location(target) if sink is not None else None
-        if code is None:
-            try:
-                code = {"path": inspect.getsourcefile(target), "line": inspect.getsourcelines(target)[1], "name": name}
-            except (TypeError, OSError):
-                code = {"name": name}
+        if code is None:  # outside the traced tree (e.g. numpy): a label with its module only
+            code = {"name": name, "module": getattr(target, "__module__", None) or ""}
         _emit(Rendering(kind="link", text=label, code=code))
         return label
     href = target if isinstance(target, str) else url
@@ -195,8 +233,12 @@ def link(
         "url": href, "description": description, "notes": notes,
     }  # fmt: skip
     reference = {k: v for k, v in details.items() if v is not None}
-    is_reference = any(k in reference for k in ("authors", "organization", "date", "description", "notes"))
-    _emit(Rendering(kind="link", text=label, url=href, reference=reference if is_reference else None))
+    is_reference = any(
+        k in reference for k in ("authors", "organization", "date", "description", "notes")
+    )
+    _emit(
+        Rendering(kind="link", text=label, url=href, reference=reference if is_reference else None)
+    )
     return label
 
 
@@ -211,8 +253,11 @@ def plot(figure_or_spec: Any, width: int | None = None) -> None:
         _emit(Rendering(kind="plot", spec=figure_or_spec, width=width))
         return
     if not hasattr(figure_or_spec, "savefig"):
-        raise TypeError(f"plot(): expected a matplotlib Figure or a dict spec, got {type(figure_or_spec).__name__}")
-    if _SINK.get() is None and not _ECHO.get():
+        raise TypeError(
+            "plot(): expected a matplotlib Figure or a dict spec, "
+            f"got {type(figure_or_spec).__name__}"
+        )
+    if _SINK.get() is None and not _is_echo():
         return
     buffer = io.StringIO()
     figure_or_spec.savefig(buffer, format="svg", bbox_inches="tight")

@@ -290,7 +290,7 @@ def load_trace(data: Any) -> Trace:
     version = data.get("schema_version")
     if version != SCHEMA_VERSION:
         raise ValueError(f"trace.schema_version: {version!r} (expected {SCHEMA_VERSION})")
-    trace = _build(Trace, data, "trace")
+    trace: Trace = _build(Trace, data, "trace")
     _check_refs(trace)
     return trace
 

@@ -1,0 +1,571 @@
+"""Run a lecture under a `sys.settrace` hook and record its steps (format: execlecture/schema.py).
+
+Only code objects from the lecture file or an `--include`d file are recorded: the global hook
+decides once per code object (cached) and returns None for every other frame, so library code gets
+no line events. Recorded frames get a `_Frame` whose bound `trace` method is the local hook; a
+plain line costs two array appends. Steps live in columns (context id, line) plus a sparse `extras`
+dict, and are turned into JSON only when the trace is written (execlecture/tracefile.py).
+
+Comprehensions, generator expressions and lambdas (separate frames on 3.11) are transparent: their
+work belongs to the line that runs them. Python 3.12's sys.monitoring is not used yet (TODO: the
+project targets 3.11; a monitoring backend would let skipped frames run without the per-instruction
+tracing check that settrace implies).
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import glob
+import io
+import json
+import os
+import sys
+import time
+import traceback
+import types
+from array import array
+from pathlib import Path
+from typing import Any
+
+from execlecture import api
+from execlecture.directives import DirectiveError, Directives, parse_directives
+from execlecture.schema import ExceptionInfo, Rendering
+from execlecture.values import to_value
+
+_TRANSPARENT = frozenset({"<listcomp>", "<setcomp>", "<dictcomp>", "<genexpr>", "<lambda>"})
+_IMMUTABLE = (int, float, str, bool, bytes, type(None))
+_PACKAGE_DIR = str(Path(__file__).resolve().parent)
+_NO_RETURN = object()
+
+
+@dataclasses.dataclass
+class _File:
+    """A recorded source file."""
+
+    index: int
+    abs_path: str
+    rel_path: str
+    text: str
+    directives: Directives
+
+
+class _Code:
+    """What the hook needs about one recorded code object."""
+
+    __slots__ = ("file", "function", "directives", "special", "muting", "starts")
+
+    def __init__(self, file: _File, function: str) -> None:
+        self.file = file.index
+        self.function = function
+        self.directives = file.directives
+        self.special = file.directives.special_lines
+        # Calls made from these lines are not stepped into.
+        self.muting = frozenset(file.directives.stepover | file.directives.hidden_lines)
+        self.starts = file.directives.statement_start
+
+
+class _Frame:
+    """One recorded frame activation; `trace` is its local hook."""
+
+    __slots__ = (
+        "session", "code", "frame_id", "ctx", "line", "shown", "last", "tracer",
+        "starts", "special", "ctx_append", "line_append", "pending",
+    )  # fmt: skip
+
+    def __init__(self, session: TraceSession, code: _Code, frame_id: int) -> None:
+        self.session = session
+        self.code = code
+        self.frame_id = frame_id
+        self.ctx = -1
+        self.line: int | None = None  # the line now running in this frame
+        self.shown: dict[str, str] = {}  # inspected name -> JSON of the value last recorded
+        self.last: dict[str, Any] = {}  # inspected name -> last immutable object (fast no-change)
+        self.tracer = self.trace
+        # Cached here so the per-line path does no chained attribute lookups.
+        self.starts = code.starts
+        self.special = code.special
+        self.ctx_append = session.step_ctx.append
+        self.line_append = session.step_line.append
+        self.pending = session.pending
+
+    def trace(self, frame: types.FrameType, event: str, arg: Any) -> Any:
+        # subtle: this runs on every line of recorded code; keep the plain-line path minimal.
+        if event == "line":
+            new = frame.f_lineno
+            if new in self.starts:  # a multi-line statement is one step, shown at its first line
+                new = self.starts[new]
+                if new == self.line:
+                    return self.tracer
+            line = self.line
+            self.line = new
+            if line is not None:
+                if self.pending or line in self.special:
+                    self.session.record(self, frame, line, "line")
+                else:
+                    self.ctx_append(self.ctx)
+                    self.line_append(line)
+        elif event == "return":
+            line, self.line = self.line, None
+            if line is not None:
+                self.session.record(self, frame, line, "line", arg)
+        elif event == "exception":
+            self.session.record_exception(self, frame, arg)
+            self.line = None
+        return self.tracer
+
+
+class _Sink:
+    """The render sink given to execlecture.api: `emit` is a bound list.append (no Python frame)."""
+
+    __slots__ = ("emit", "code_location")
+
+    def __init__(self, session: TraceSession) -> None:
+        self.emit = session.pending.append
+        self.code_location = session.code_location
+
+
+class _Tee(io.TextIOBase):
+    """Passes writes through to a stream and also keeps them for the current step."""
+
+    def __init__(self, target: Any, session: TraceSession, key: str) -> None:
+        self.target = target
+        self.session = session
+        self.key = key
+
+    def write(self, s: str) -> int:
+        self.target.write(s)
+        if s:
+            self.session.pending.append((self.key, s))
+        return len(s)
+
+    def flush(self) -> None:
+        self.target.flush()
+
+    def isatty(self) -> bool:
+        return bool(self.target.isatty())
+
+    def fileno(self) -> int:
+        return int(self.target.fileno())
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return str(getattr(self.target, "encoding", "utf-8"))
+
+
+def _exception_info(
+    exc: BaseException, stack: list[traceback.FrameSummary] | None = None
+) -> ExceptionInfo:
+    """Type, message and a traceback without the tracer's own frames."""
+    cls = type(exc)
+    name = (
+        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    )
+    if stack is None:
+        stack = list(traceback.extract_tb(exc.__traceback__))
+    stack = [f for f in stack if not f.filename.startswith(_PACKAGE_DIR)]
+    text = "Traceback (most recent call last):\n" + "".join(traceback.format_list(stack))
+    text += "".join(traceback.format_exception_only(cls, exc))
+    return ExceptionInfo(type=name, message=str(exc), traceback=text)
+
+
+def rendering_json(rendering: Rendering) -> dict[str, Any]:
+    """A Rendering as a JSON dict without defaulted fields."""
+    # subtle: vars() rather than dataclasses.fields(): this runs for every text() call.
+    return {k: v for k, v in vars(rendering).items() if v is not None and v != {}}
+
+
+class TraceSession:
+    """Traces one lecture run; also the render sink the api verbs write to."""
+
+    def __init__(self, lecture: str | Path, includes: list[str] | tuple[str, ...] = (),
+                 cwd: str | Path | None = None) -> None:  # fmt: skip
+        self.cwd = Path(cwd or os.getcwd()).resolve()
+        self.lecture_path = (self.cwd / lecture).resolve()
+        self.files: list[_File] = []
+        self.file_of: dict[str, _File | None] = {}  # co_filename -> recorded file or None
+        self.codes: dict[types.CodeType, _Code | None] = {}
+        self.hidden_codes: set[types.CodeType] = set()
+        self.included = self._expand_includes(includes)
+        self.ctxs: list[tuple[int, str, int, int]] = []  # (file, function, frame id, stack id)
+        self.step_ctx = array("i")
+        self.step_line = array("i")
+        self.extras: dict[int, dict[str, Any]] = {}
+        self.stacks: list[tuple[int, int, int, str]] = []  # (parent, file, line, function)
+        self.stack_ids: dict[tuple[int, int, int, str], int] = {}
+        self.outline: list[dict[str, Any]] = []
+        # Renderings and (stream, text) pairs emitted since the last step; one list so that the
+        # per-line path checks a single truthiness. Never rebound: _Frame and _Sink cache it.
+        self.pending: list[Rendering | tuple[str, str]] = []
+        self.last_exc: BaseException | None = None
+        self.last_exc_step = -1
+        self.next_frame = 0
+        self.main_code: types.CodeType | None = None
+        self.section_titles: dict[str, str] = {}
+        self.warnings: list[str] = []
+        self.exception: BaseException | None = None
+        self.title = self.lecture_path.stem
+        self.duration_s = 0.0
+        self.main_duration_s = 0.0  # main() alone, under the hook (for benchmarks)
+
+    @property
+    def num_steps(self) -> int:
+        return len(self.step_line)
+
+    # ---- files and code objects ---------------------------------------------------------------
+
+    def _expand_includes(self, patterns: list[str] | tuple[str, ...]) -> set[str]:
+        found: set[str] = set()
+        for pattern in patterns:
+            matches = glob.glob(pattern, root_dir=self.cwd, recursive=True)
+            matches = [m for m in matches if m.endswith(".py")]
+            if not matches:
+                raise ValueError(
+                    f"--include {pattern!r} matches no .py file (relative to {self.cwd})"
+                )
+            found.update(str((self.cwd / m).resolve()) for m in matches)
+        errors = []
+        for path in sorted(found):
+            text = Path(path).read_text(encoding="utf-8")
+            errors += parse_directives(
+                text, Path(os.path.relpath(path, self.cwd)).as_posix()
+            ).errors
+        if errors:
+            raise DirectiveError(errors)
+        return found
+
+    def _add_file(self, abs_path: str, is_strict: bool = True) -> _File:
+        text = Path(abs_path).read_text(encoding="utf-8")
+        rel = os.path.relpath(abs_path, self.cwd)
+        directives = parse_directives(text, Path(rel).as_posix())
+        if directives.errors and is_strict:
+            raise DirectiveError(directives.errors)
+        entry = _File(len(self.files), abs_path, Path(rel).as_posix(), text, directives)
+        self.files.append(entry)
+        self.file_of[abs_path] = entry
+        return entry
+
+    def _file_for(self, filename: str) -> _File | None:
+        if filename in self.file_of:
+            return self.file_of[filename]
+        abs_path = os.path.abspath(filename)
+        entry = self.file_of.get(abs_path)
+        if entry is None and abs_path in self.included:
+            entry = self._add_file(abs_path)
+        self.file_of[filename] = entry
+        return entry
+
+    def _classify(self, code: types.CodeType) -> _Code | None:
+        """Decide once per code object whether its frames are recorded."""
+        info: _Code | None = None
+        file = self._file_for(code.co_filename)
+        if file is not None and code.co_name not in _TRANSPARENT:
+            if file.directives.is_hidden_code(code.co_firstlineno):
+                self.hidden_codes.add(code)
+            else:
+                info = _Code(file, code.co_qualname)
+        self.codes[code] = info
+        return info
+
+    def code_location(self, obj: Any) -> dict[str, Any] | None:
+        """Where a function/class is defined, for link(): {"file", "line", "name"} or None."""
+        import inspect
+
+        try:
+            target = inspect.unwrap(obj)
+            path = inspect.getsourcefile(target)
+            line = inspect.getsourcelines(target)[1]
+        except (TypeError, OSError):
+            return None
+        if path is None:
+            return None
+        abs_path = os.path.abspath(path)
+        if not abs_path.startswith(str(self.cwd) + os.sep):
+            return None
+        entry = self.file_of.get(abs_path)
+        if entry is None:  # shown as a link only: its directives do not matter
+            entry = self._add_file(abs_path, is_strict=False)
+            if abs_path not in self.included:
+                entry.directives = Directives()
+        name = getattr(target, "__qualname__", getattr(target, "__name__", repr(target)))
+        return {"file": entry.index, "line": line, "name": name}
+
+    # ---- the hooks ------------------------------------------------------------------------------
+
+    def _make_global_hook(self) -> Any:
+        codes_get = self.codes.get
+        classify = self._classify
+        enter = self._enter
+
+        def global_hook(frame: types.FrameType, event: str, arg: Any) -> Any:
+            code = frame.f_code
+            info = codes_get(code, False)
+            if info is False:
+                info = classify(code)
+            assert info is not True
+            if info is None:
+                frame.f_trace_lines = False
+                return None
+            return enter(frame, info)
+
+        return global_hook
+
+    def _recorded_parent(self, frame: types.FrameType) -> tuple[_Frame | None, bool]:
+        """(nearest recorded caller frame, whether the call must be skipped)."""
+        f = frame.f_back
+        while f is not None:
+            hook = f.f_trace
+            if type(hook) is types.MethodType and type(hook.__self__) is _Frame:
+                parent: _Frame = hook.__self__
+                if parent.session is self:
+                    return parent, parent.line in parent.code.muting
+            if f.f_code in self.hidden_codes:
+                return None, True
+            f = f.f_back
+        return None, False
+
+    def _enter(self, frame: types.FrameType, code: _Code) -> Any:
+        parent, is_skipped = self._recorded_parent(frame)
+        if is_skipped:
+            frame.f_trace_lines = False
+            return None
+        hook = frame.f_trace
+        resumed = hook.__self__ if type(hook) is types.MethodType else None
+        is_resumed = type(resumed) is _Frame and resumed.session is self
+        if isinstance(resumed, _Frame) and is_resumed:  # a generator resuming: same frame id
+            state = resumed
+        else:
+            state = _Frame(self, code, self.next_frame)
+            self.next_frame += 1
+        stack = -1
+        if parent is not None:
+            pc = parent.code
+            key = (self.ctxs[parent.ctx][3], pc.file, parent.line or 0, pc.function)
+            stack = self.stack_ids.get(key, -1)
+            if stack == -1:
+                stack = self.stack_ids[key] = len(self.stacks)
+                self.stacks.append(key)
+        state.ctx = len(self.ctxs)
+        self.ctxs.append((code.file, code.function, state.frame_id, stack))
+        if is_resumed:
+            state.line = None  # the yield line was recorded when it yielded
+        elif parent is not None and parent.line is not None:
+            self.record(parent, None, parent.line, "call")
+            if frame.f_back is not None and frame.f_back.f_code is self.main_code:
+                self._add_section(code, parent.line)
+        return state.tracer
+
+    def _add_section(self, code: _Code, line: int) -> None:
+        comment = self.files[0].directives.comments.get(line, "")
+        name = code.function.rsplit(".", 1)[-1]
+        title = self.section_titles.get(name) or name.replace("_", " ").strip().capitalize()
+        self.outline.append({"title": title, "function": name, "step": self.num_steps - 1,
+                             "line": line, "comment": comment})  # fmt: skip
+
+    def record(self, state: _Frame, frame: Any, line: int, event: str,
+               returned: Any = _NO_RETURN) -> None:  # fmt: skip
+        """Record a step that needs more than (context, line): directives, output, events."""
+        directives = state.code.directives
+        if line in directives.hidden_lines:
+            return
+        index = len(self.step_line)
+        self.step_ctx.append(state.ctx)
+        self.step_line.append(line)
+        extra: dict[str, Any] = {}
+        if event != "line":
+            extra["event"] = event
+        if self.pending:
+            self._flush_pending(extra)
+        if event == "line":
+            names = directives.inspect.get(line)
+            if names:
+                self._inspect(state, frame, names, line, extra)
+            cleared = directives.clear.get(line)
+            if cleared:
+                extra["cleared"] = list(cleared)
+                for name in cleared:
+                    state.shown.pop(name, None)
+                    state.last.pop(name, None)
+            if returned is not _NO_RETURN and returned is not None and state.shown:
+                extra["returned"] = to_value(returned)
+        if extra:
+            self.extras[index] = extra
+
+    def _flush_pending(self, extra: dict[str, Any]) -> None:
+        renderings = []
+        streams: dict[str, list[str]] = {}
+        for item in self.pending:
+            if isinstance(item, tuple):
+                streams.setdefault(item[0], []).append(item[1])
+            else:
+                renderings.append(rendering_json(item))
+        if renderings:
+            extra["renderings"] = renderings
+        for key, chunks in streams.items():
+            extra[key] = "".join(chunks)
+        self.pending.clear()
+
+    def _inspect(self, state: _Frame, frame: types.FrameType, names: tuple[str, ...], line: int,
+                 extra: dict[str, Any]) -> None:  # fmt: skip
+        """Serialize the inspected names whose value changed since this frame last showed them."""
+        local_vars, global_vars = frame.f_locals, frame.f_globals
+        for name in names:
+            head, *attrs = name.split(".")
+            try:
+                if head in local_vars:
+                    obj = local_vars[head]
+                elif head in global_vars:
+                    obj = global_vars[head]
+                else:
+                    obj = getattr(global_vars.get("__builtins__"), head)
+                for attr in attrs:
+                    obj = getattr(obj, attr)
+            except Exception:  # AttributeError, or a property that raises
+                where = f"{self.files[state.code.file].rel_path}:{line}"
+                self.warnings.append(f"'@inspect {name}' at {where}: {name!r} is not defined there")
+                continue
+            if type(obj) in _IMMUTABLE and state.last.get(name, _NO_RETURN) is obj:
+                continue
+            node = to_value(obj)
+            encoded = json.dumps(node, sort_keys=True)
+            if state.shown.get(name) == encoded:
+                continue
+            state.shown[name] = encoded
+            if type(obj) in _IMMUTABLE:
+                state.last[name] = obj
+            extra.setdefault("values", {})[name] = node
+
+    def record_exception(self, state: _Frame, frame: types.FrameType, arg: Any) -> None:
+        """An exception step where an exception is raised or first reaches recorded code."""
+        exc, tb = arg[1], arg[2]
+        if exc is self.last_exc and tb is not None and tb.tb_next is not None:
+            return  # already recorded deeper; it is propagating
+        if state.line is None or state.line in state.code.directives.hidden_lines:
+            return
+        self.last_exc = exc
+        stack = [
+            f for f in traceback.extract_stack(frame) if not f.filename.startswith(_PACKAGE_DIR)
+        ]
+        self.record(state, frame, state.line, "exception")
+        index = len(self.step_line) - 1
+        self.extras.setdefault(index, {"event": "exception"})["exception"] = dataclasses.asdict(
+            _exception_info(exc, stack)
+        )
+        self.last_exc_step = index
+
+    # ---- running --------------------------------------------------------------------------------
+
+    def prepare(self) -> tuple[types.CodeType, str]:
+        """Read, compile and check the lecture; raises ValueError for bad input (nothing runs)."""
+        path = self.lecture_path
+        if not path.is_file():
+            raise ValueError(f"no lecture file {str(path)!r} (expected a .py file)")
+        text = path.read_text(encoding="utf-8")
+        try:
+            tree = ast.parse(text, filename=str(path))
+            code = compile(tree, str(path), "exec", dont_inherit=True)
+        except SyntaxError as exc:
+            rel = os.path.relpath(path, self.cwd)
+            raise ValueError(f"syntax error at {rel}:{exc.lineno}: {exc.msg}") from None
+        functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+        if "main" not in functions:
+            rel = os.path.relpath(path, self.cwd)
+            raise ValueError(
+                f"lecture {rel!r} has no top-level main() function (expected the outline)"
+            )
+        for name, node in functions.items():
+            doc = ast.get_docstring(node)
+            if doc:
+                self.section_titles[name] = doc.strip().splitlines()[0]
+        doc = ast.get_docstring(tree)
+        if doc:
+            self.title = doc.strip().splitlines()[0]
+        self._add_file(str(path))
+        return code, text
+
+    def run(self) -> None:
+        """Run the lecture's module body, then main() under the hook; exceptions are recorded."""
+        code, _ = self.prepare()
+        saved_path, saved_cwd, saved_argv = list(sys.path), os.getcwd(), sys.argv
+        name = self.lecture_path.stem
+        saved_module = sys.modules.get(name)
+        module = types.ModuleType(name)
+        module.__file__ = str(self.lecture_path)
+        saved_streams = sys.stdout, sys.stderr
+        token = api.set_sink(_Sink(self))
+        start = time.perf_counter()
+        try:
+            os.chdir(self.lecture_path.parent)
+            sys.path[:0] = [str(self.lecture_path.parent), str(self.cwd)]
+            sys.argv = [str(self.lecture_path)]
+            sys.modules[name] = module
+            sys.stdout = _Tee(saved_streams[0], self, "stdout")
+            sys.stderr = _Tee(saved_streams[1], self, "stderr")
+            self._run_module(code, module)
+        finally:
+            self.duration_s = time.perf_counter() - start
+            sys.stdout, sys.stderr = saved_streams
+            api.reset_sink(token)
+            sys.path[:] = saved_path
+            sys.argv = saved_argv
+            os.chdir(saved_cwd)
+            if saved_module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = saved_module
+        self._finish_exception()
+
+    def _run_module(self, code: types.CodeType, module: types.ModuleType) -> None:
+        try:
+            exec(code, module.__dict__)
+            main = module.__dict__["main"]
+            self.main_code = main.__code__
+            previous = sys.gettrace()
+            start = time.perf_counter()
+            sys.settrace(self._make_global_hook())
+            try:
+                main()
+            finally:
+                sys.settrace(previous)
+                self.main_duration_s = time.perf_counter() - start
+        except KeyboardInterrupt:
+            raise
+        except SystemExit as exc:
+            if exc.code not in (None, 0):
+                self.exception = exc
+        except Exception as exc:
+            self.exception = exc
+
+    def _finish_exception(self) -> None:
+        """Make sure an uncaught exception is the last step, with its full traceback."""
+        exc = self.exception
+        if exc is None:
+            return
+        info = dataclasses.asdict(_exception_info(exc))
+        last = self.num_steps - 1
+        if exc is self.last_exc and self.last_exc_step == last >= 0:
+            self.extras[last]["exception"] = info
+            return
+        ctx = self.step_ctx[last] if last >= 0 else -1
+        file, function = (self.ctxs[ctx][0], self.ctxs[ctx][1]) if ctx >= 0 else (0, "<module>")
+        wanted = self.files[file].abs_path
+        line = 0
+        tb = exc.__traceback__
+        while tb is not None:  # the outermost traceback entry of the last step's function
+            code = tb.tb_frame.f_code
+            if os.path.abspath(code.co_filename) == wanted and (
+                code.co_qualname == function or (function == "<module>" and not line)
+            ):
+                line = tb.tb_lineno
+                if function != "<module>":
+                    break
+            tb = tb.tb_next
+        line = line or self.step_line[last] if last >= 0 else line or 1
+        if ctx < 0:
+            ctx = len(self.ctxs)
+            self.ctxs.append((0, "<module>", self.next_frame, -1))
+            self.next_frame += 1
+        self.step_ctx.append(ctx)
+        self.step_line.append(line)
+        self.extras[self.num_steps - 1] = {"event": "exception", "exception": info}
+        self.last_exc_step = self.num_steps - 1

@@ -1,0 +1,152 @@
+"""The execlecture CLI: run/check/validate/new and every bad-input case (exit 2, no files)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from execlecture.cli import main
+from execlecture.schema import load_trace
+
+REPO = Path(__file__).resolve().parents[2]
+GOOD = '"""Title line."""\n\ndef main():\n    x = 1  # @inspect x\n    print(x)\n'
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "lectures").mkdir()
+    return tmp_path
+
+
+def _files(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+
+
+def test_run_writes_a_valid_trace(workdir: Path) -> None:
+    (workdir / "lectures" / "lec.py").write_text(GOOD)
+    assert main(["run", "lectures/lec.py"]) == 0
+    trace = load_trace(json.loads((workdir / "traces" / "lec.json").read_text()))
+    assert trace.title == "Title line." and trace.lecture == "lectures/lec.py"
+    assert trace.files[0].path == "lectures/lec.py"
+    assert [s.line for s in trace.steps] == [4, 5] and trace.steps[1].stdout == "1\n"
+
+
+def test_if_stale_skips_current_traces_only(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lecture = workdir / "lectures" / "lec.py"
+    lecture.write_text(GOOD)
+    assert main(["run", "lectures/lec.py", "-o", "t.json"]) == 0
+    before = (workdir / "t.json").read_text()
+    capsys.readouterr()
+    assert main(["run", "lectures/lec.py", "-o", "t.json", "--if-stale"]) == 0
+    assert "up to date" in capsys.readouterr().err
+    lecture.write_text(GOOD.replace("x = 1", "x = 2"))
+    assert main(["run", "lectures/lec.py", "-o", "t.json", "--if-stale"]) == 0
+    assert (workdir / "t.json").read_text() != before
+
+
+def test_lecture_that_raises_still_writes_a_trace(workdir: Path) -> None:
+    (workdir / "lec.py").write_text("def main():\n    x = 1\n    raise RuntimeError('boom')\n")
+    assert main(["run", "lec.py", "-o", "out.json"]) == 1
+    trace = load_trace(json.loads((workdir / "out.json").read_text()))
+    assert trace.status == "error" and trace.exception is not None
+    assert trace.steps[-1].event == "exception" and trace.steps[-1].exception == trace.exception
+    assert trace.exception.type == "RuntimeError" and "boom" in trace.exception.traceback
+
+
+@pytest.mark.parametrize(
+    ("source", "args", "message"),
+    [
+        (None, ["run", "missing.py"], "no lecture file"),
+        ("def main(:\n", ["run", "lec.py"], "syntax error at lec.py:1"),
+        ("x = 1\n", ["run", "lec.py"], "has no top-level main()"),
+        (GOOD, ["run", "lec.py", "-o", "lec.py"], "is a source file"),
+        (GOOD, ["run", "lec.py", "-o", "other.py"], "is a source file"),
+        (GOOD, ["run", "lec.py", "-o", "locked/t.json"], "not writable"),
+        (
+            GOOD + "y = 2  # @inspct y\n",
+            ["run", "lec.py"],
+            "unknown directive '@inspct' at lec.py:6",
+        ),
+        (GOOD, ["run", "lec.py", "--include", "nothing/*.py"], "matches no .py file"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_no_files(
+    workdir: Path,
+    capsys: pytest.CaptureFixture[str],
+    source: str | None,
+    args: list[str],
+    message: str,
+) -> None:
+    if source is not None:
+        (workdir / "lec.py").write_text(source)
+    locked = workdir / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    before = _files(workdir)
+    try:
+        if os.geteuid() == 0 and "locked" in " ".join(args):
+            pytest.skip("root can write anywhere: the unwritable-output case needs a normal user")
+        assert main(args) == 2
+    finally:
+        locked.chmod(0o700)
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1, err
+    assert _files(workdir) == before
+
+
+def test_unwritable_output_under_a_file(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (workdir / "lec.py").write_text(GOOD)
+    (workdir / "afile").write_text("x")
+    assert main(["run", "lec.py", "-o", "afile/t.json"]) == 2
+    assert "not writable" in capsys.readouterr().err
+
+
+def test_check_reports_every_error(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (workdir / "a.py").write_text("x = 1  # @inspct x\ny = 2  # @clear\n")
+    (workdir / "b.py").write_text(GOOD)
+    assert main(["check", "a.py", "b.py"]) == 1
+    err = capsys.readouterr().err
+    assert "a.py:1" in err and "a.py:2" in err and "b.py: ok" in err
+    assert main(["check", "nope.py"]) == 2
+
+
+def test_validate(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (workdir / "lec.py").write_text(GOOD)
+    main(["run", "lec.py", "-o", "t.json"])
+    (workdir / "bad.json").write_text(json.dumps({"schema_version": 1, "lecture": "x"}))
+    assert main(["validate", "t.json"]) == 0
+    assert main(["validate", "t.json", "bad.json"]) == 1
+    assert "bad.json: invalid: trace.title: missing required field" in capsys.readouterr().err
+
+
+def test_new_scaffolds_a_lecture_that_traces(workdir: Path) -> None:
+    assert main(["new", "my_topic"]) == 0
+    path = workdir / "lectures" / "my_topic.py"
+    assert main(["check", str(path)]) == 0
+    assert main(["new", "my_topic"]) == 2  # refuses to overwrite
+    assert main(["new", "Bad-Name"]) == 2
+    assert main(["run", str(path), "-o", "t.json"]) == 0
+    trace = load_trace(json.loads((workdir / "t.json").read_text()))
+    kinds = {r.kind for s in trace.steps for r in s.renderings}
+    assert {"markdown", "note", "link"} <= kinds
+    assert any(s.cleared for s in trace.steps) and trace.files[0].hidden_lines
+
+
+def test_python_dash_m_entry_point(workdir: Path) -> None:
+    (workdir / "lec.py").write_text(GOOD)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-m", "execlecture", "run", "lec.py", "-o", "t.json"],
+        capture_output=True, text=True, env=env, cwd=workdir, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "1\n"  # lecture output passes through
+    assert "wrote t.json" in done.stderr

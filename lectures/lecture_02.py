@@ -137,10 +137,9 @@ def matmul_flops():
     sizes = [64, 128, 256] if IS_SMOKE else [64, 128, 256, 512, 768, 1024]
     repeats = 2 if IS_SMOKE else 5
     threads = torch.get_num_threads()  # @inspect threads
-    results = {}  # @inspect results
-    for size in sizes:  # @stepover
-        seconds = time_matmul(size, torch.float32, repeats)
-        results[size] = 2 * size**3 / seconds / 1e9  # GFLOP/s
+    results = {
+        n: round(2 * n**3 / time_matmul(n, torch.float32, repeats) / 1e9, 2) for n in sizes
+    }  # @inspect results
     best_gflops = max(results.values())  # @inspect best_gflops
     fig, ax = plt.subplots(figsize=(5, 3))
     ax.plot(list(results), list(results.values()), marker="o")

@@ -233,7 +233,7 @@ def a_training_run():
         "trained on 2 MiB of TinyStories, a small model, AdamW, the cosine schedule."
     )
     out_dir = tempfile.mkdtemp(prefix="lecture03_")
-    max_steps = 8 if IS_SMOKE else 150
+    max_steps = 8 if IS_SMOKE else 120
     config = config_from_dict(make_config(out_dir, max_steps), "lecture_03")
     summary = train(config)  # @inspect summary
     records = [

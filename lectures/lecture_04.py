@@ -135,7 +135,7 @@ def kv_cache():
     gqa_bytes_per_token = (
         gqa.new_kv_cache(1).nbytes() // SHAPE["context_length"]
     )  # @inspect gqa_bytes_per_token
-    new_tokens = 32 if IS_SMOKE else 256
+    new_tokens = 32 if IS_SMOKE else 128
     prompt = [list(range(1, 9))]
     start = time.perf_counter()
     cached = generate(model, prompt, new_tokens, sampling=GREEDY, use_cache=True)
@@ -159,7 +159,7 @@ def batching():
     )
     model = make_model()
     new_tokens = 8 if IS_SMOKE else 32
-    batch_sizes = [1, 4] if IS_SMOKE else [1, 2, 4, 8, 16, 32]
+    batch_sizes = [1, 4] if IS_SMOKE else [1, 2, 4, 8, 16]
     throughput = {
         b: decode_throughput(model, b, new_tokens) for b in batch_sizes
     }  # @inspect throughput
@@ -223,12 +223,12 @@ def speculative_decoding():
         "Random models never agree, so we first teach a target (4 layers, d=128) and a much smaller "
         "draft (1 layer, d=32) the same toy rule: the next token is the current one plus one."
     )
-    steps = 10 if IS_SMOKE else 60
+    steps = 10 if IS_SMOKE else 50
     target = train_on_counting(make_model(vocab_size=64), steps)  # @stepover
     draft = train_on_counting(
         make_model(vocab_size=64, d_model=32, num_layers=1, num_heads=2, d_ff=96), steps
     )  # @stepover
-    new_tokens = 16 if IS_SMOKE else 96
+    new_tokens = 16 if IS_SMOKE else 64
     prompt = list(range(1, 9))
     start = time.perf_counter()
     plain = generate(target, [prompt], new_tokens, sampling=GREEDY)[0]

@@ -9,8 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from execlecture.schema import load_trace
 
 REPO = Path(__file__).resolve().parents[2]
@@ -18,7 +16,6 @@ LECTURE = "lectures/lecture_04.py"
 TRACE = REPO / "traces" / "lecture_04.json"
 
 
-@pytest.mark.slow
 def test_smoke_trace_validates(tmp_path: Path) -> None:
     out = tmp_path / "lecture_04.json"
     env = {**os.environ, "EXECLECTURE_SMOKE": "1", "PYTHONPATH": str(REPO)}

@@ -7,6 +7,11 @@ measurements. Shape names follow lm/model.py: V vocab, C d_model, F d_ff, L laye
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
 from lm.model import TransformerLM
 
 ADAMW_STATE_PER_PARAM = 2  # first and second moment
@@ -50,3 +55,40 @@ def static_training_bytes(num_params: int, bytes_per_value: int = 4) -> dict[str
         "gradients": num_params * bytes_per_value,
         "optimizer_state": ADAMW_STATE_PER_PARAM * num_params * bytes_per_value,
     }
+
+
+def activation_bytes(
+    batch_size: int, seq_len: int, d_model: int, num_layers: int, num_heads: int, d_ff: int,
+    vocab_size: int, bytes_per_value: int = 4,
+) -> int:  # fmt: skip
+    """Tensors autograd keeps for the backward pass of our eager float32 TransformerLM + loss.
+
+    Per layer: 10 [B,T,C] (each RMSNorm keeps x, x/rms and its output; attention keeps rotated
+    q and k, v and the merged heads; raw q and k are not kept since RoPE multiplies them by
+    constants), 5 [B,T,F] (w1 x, sigmoid, silu, w3 x, the gated product) and 3 [B,H,T,T]
+    (masked scores, exp, probabilities). After the layers: the final norm (3 [B,T,C]) and the
+    loss (logits, shifted logits and their exp: 3 [B,T,V]). Small [B,T] terms are left out.
+    """
+    btc, btf = batch_size * seq_len * d_model, batch_size * seq_len * d_ff
+    bhtt = batch_size * num_heads * seq_len * seq_len
+    per_layer = 10 * btc + 5 * btf + 3 * bhtt
+    values = num_layers * per_layer + 3 * btc + 3 * batch_size * seq_len * vocab_size
+    return values * bytes_per_value
+
+
+def saved_activation_bytes(step: Callable[[], Tensor], exclude: list[Tensor]) -> int:
+    """Measure: run `step` (a forward returning the loss) and sum the distinct storages autograd
+    saves for backward, leaving out `exclude` (the parameters). Calls backward to free them."""
+    seen: dict[int, int] = {}
+    skip = {t.untyped_storage().data_ptr() for t in exclude}
+
+    def pack(t: Tensor) -> Tensor:
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in skip:
+            seen[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = step()
+    loss.backward()
+    return sum(seen.values())

@@ -219,7 +219,16 @@ class KVCache:
     pass, and speculative decoding rolls it back with `truncate`.
     """
 
-    def __init__(self, num_layers, batch_size, num_kv_heads, max_len, d_head, device, dtype):
+    def __init__(
+        self,
+        num_layers: int,
+        batch_size: int,
+        num_kv_heads: int,
+        max_len: int,
+        d_head: int,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         shape = (num_layers, batch_size, num_kv_heads, max_len, d_head)
         self.keys = torch.zeros(shape, device=device, dtype=dtype)
         self.values = torch.zeros(shape, device=device, dtype=dtype)

@@ -240,7 +240,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", required=True, help="YAML file (see configs/)")
     parser.add_argument("--max-steps", type=int, help="override train.max_steps")
     parser.add_argument("--out-dir", help="override out_dir")
+    parser.add_argument(
+        "--parallel",
+        choices=("ddp", "zero1", "fsdp"),
+        help="data-parallel training under torchrun (runs lm.parallel.train)",
+    )
     args = parser.parse_args(argv)
+    if args.parallel is not None:  # the distributed loop lives beside the wrappers it uses
+        from lm.parallel.train import main as parallel_main
+
+        return parallel_main(argv)
     config = load_config(args.config)
     if args.max_steps is not None:
         config.train.max_steps = args.max_steps

@@ -4,8 +4,8 @@ MinHash (Broder 1997): for a random permutation pi of shingles, P[min pi(A) = mi
 the Jaccard similarity; `num_perm` such minima estimate J. LSH (Leskovec+ MMDS ch. 3) cuts the
 signature into `b` bands of `r` rows; two documents become candidates when some band matches
 exactly, which happens with probability 1 - (1 - J^r)^b: an S-curve whose midpoint is about
-(1/b)^(1/r). Candidates are confirmed by their estimated Jaccard, clustered with union-find, and
-the first document of each cluster is kept.
+(1/b)^(1/r). Every candidate pair is confirmed by its estimated Jaccard, clustered with union-find,
+and the first document of each cluster is kept.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def near_duplicate_pairs(
         bands, rows = choose_bands(num_perm, threshold)
     if bands * rows > num_perm:
         raise ValueError(f"bands*rows={bands * rows} exceeds num_perm={num_perm}")
-    candidates: set[tuple[int, int]] = set()
+    pairs: set[tuple[int, int]] = set()
     for band in range(bands):
         block = np.ascontiguousarray(signatures[:, band * rows : (band + 1) * rows])
         buckets: dict[bytes, list[int]] = {}
@@ -140,14 +140,24 @@ def near_duplicate_pairs(
             buckets.setdefault(block[i].tobytes(), []).append(i)
         for members in buckets.values():
             if len(members) > 1:
-                first = members[0]
-                # Linking each member to the bucket's first is enough for union-find clustering.
-                candidates.update((first, m) for m in members[1:])
-    pairs = []
-    for i, j in sorted(candidates):
-        if float(np.mean(signatures[i] == signatures[j])) >= threshold:
-            pairs.append((i, j))
-    return pairs
+                pairs.update(_verified_pairs(signatures, members, threshold))
+    return sorted(pairs)
+
+
+def _verified_pairs(
+    signatures: np.ndarray, members: list[int], threshold: float
+) -> list[tuple[int, int]]:
+    """All pairs of one LSH bucket whose estimated Jaccard is >= threshold.
+
+    Subtle: checking only (first member, other) pairs misses two true duplicates that share a
+    bucket with a false candidate listed first; so every pair of the bucket is verified.
+    """
+    sigs = signatures[members]  # [M, num_perm]
+    found = []
+    for k in range(1, len(members)):
+        similarity = (sigs[:k] == sigs[k]).mean(axis=1)  # [k]
+        found += [(members[i], members[k]) for i in np.flatnonzero(similarity >= threshold)]
+    return found
 
 
 def _clusters(num_docs: int, pairs: list[tuple[int, int]]) -> list[int]:

@@ -18,6 +18,9 @@ from multiprocessing import get_context
 
 import numpy as np
 
+from lm.data.streaming import bounded_imap, chunked
+
+SHINGLE_BLOCK = 2048  # shingles hashed at once: bounds the [num_perm, block] temporaries
 _NON_WORD = re.compile(r"[^\w\s]")
 _SPACES = re.compile(r"\s+")
 
@@ -71,9 +74,13 @@ def _signature_chunk(args: tuple[list[str], int, int, int]) -> np.ndarray:
     a, b = _permutations(num_perm, seed)
     out = np.empty((len(texts), num_perm), dtype=np.uint64)
     for i, text in enumerate(texts):
-        h = _shingle_hashes(text, ngram)  # [num_shingles]
-        # uint64 arithmetic wraps mod 2^64 on purpose; the high 32 bits are the well-mixed ones.
-        out[i] = ((a[:, None] * h[None, :] + b[:, None]) >> np.uint64(32)).min(axis=1)  # [num_perm]
+        hashes = _shingle_hashes(text, ngram)  # [num_shingles]
+        out[i] = np.iinfo(np.uint64).max
+        for start in range(0, len(hashes), SHINGLE_BLOCK):
+            h = hashes[start : start + SHINGLE_BLOCK]  # [block]
+            # uint64 arithmetic wraps mod 2^64 on purpose; the high 32 bits are the well-mixed ones.
+            permuted = (a[:, None] * h[None, :] + b[:, None]) >> np.uint64(32)  # [num_perm, block]
+            np.minimum(out[i], permuted.min(axis=1), out=out[i])  # [num_perm]
     return out
 
 
@@ -85,22 +92,23 @@ def minhash_signatures(
     num_workers: int = 1,
     chunk_size: int = 256,
 ) -> np.ndarray:
-    """MinHash signatures [num_docs, num_perm] (uint64) of word `ngram` shingles."""
+    """MinHash signatures [num_docs, num_perm] (uint64) of word `ngram` shingles.
+
+    Streams: documents are read `chunk_size` at a time, so memory holds a few chunks plus the
+    signatures (8 * num_perm bytes per document), never the corpus.
+    """
     if num_perm <= 0 or ngram <= 0:
         raise ValueError(
             f"minhash_signatures: num_perm={num_perm!r} and ngram={ngram!r} must be positive"
         )
-    docs = list(documents)
-    chunks = [
-        (docs[i : i + chunk_size], num_perm, ngram, seed) for i in range(0, len(docs), chunk_size)
-    ]
-    if not chunks:
-        return np.empty((0, num_perm), dtype=np.uint64)
-    if num_workers > 1 and len(chunks) > 1:
+    jobs = ((chunk, num_perm, ngram, seed) for chunk in chunked(documents, chunk_size))
+    if num_workers > 1:
         with get_context("spawn").Pool(num_workers) as pool:
-            parts = pool.map(_signature_chunk, chunks)
+            parts = list(bounded_imap(pool, _signature_chunk, jobs, 2 * num_workers))
     else:
-        parts = [_signature_chunk(c) for c in chunks]
+        parts = [_signature_chunk(job) for job in jobs]
+    if not parts:
+        return np.empty((0, num_perm), dtype=np.uint64)
     return np.concatenate(parts)
 
 

@@ -21,11 +21,13 @@ from lm.data.extract import html_to_text
 from lm.data.language import identify_language
 from lm.data.pii import mask_pii
 from lm.data.quality import QualityClassifier, gopher_quality_filter
+from lm.data.streaming import bounded_imap, chunked
 
 DEFAULT_SEPARATOR = "<|endoftext|>"
 DOC_STAGES = ("extract_html", "language", "pii", "gopher", "classifier")
 CORPUS_STAGES = ("exact_line_dedup", "minhash_dedup")
 CHUNK_DOCS = 200
+MAX_CHUNKS_IN_FLIGHT = 4  # chunks read ahead of the writer: bounds memory with 2 workers busy
 READ_BYTES = 1 << 20
 
 
@@ -167,17 +169,6 @@ def _doc_chunk(
     return docs, tallies
 
 
-def _chunks(docs: Iterable[str], size: int) -> Iterator[list[str]]:
-    chunk: list[str] = []
-    for doc in docs:
-        chunk.append(doc)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def _run_doc_stages(
     cfg: PipelineConfig,
     stages: list[dict[str, dict[str, Any]]],
@@ -186,12 +177,12 @@ def _run_doc_stages(
     progress: Callable[[int], None],
 ) -> list[StageReport]:
     reports = [StageReport(next(iter(s))) for s in stages]
-    jobs = ((chunk, stages) for chunk in _chunks(read_documents(src, cfg.separator), CHUNK_DOCS))
+    jobs = ((chunk, stages) for chunk in chunked(read_documents(src, cfg.separator), CHUNK_DOCS))
     with (
         get_context("spawn").Pool(cfg.num_workers) as pool,
         open(dst, "w", encoding="utf-8") as out,
     ):
-        for survivors, tallies in pool.imap(_doc_chunk, jobs):
+        for survivors, tallies in bounded_imap(pool, _doc_chunk, jobs, MAX_CHUNKS_IN_FLIGHT):
             for report, (n_in, n_out, counts) in zip(reports, tallies, strict=True):
                 report.docs_in += n_in
                 report.docs_out += n_out
@@ -207,15 +198,17 @@ def _run_corpus_stage(
 ) -> StageReport:
     report = StageReport(name)
     if name == "exact_line_dedup":
-        docs = []
-        for doc, removed in exact_line_dedup(read_documents(src, cfg.separator)):
-            report.docs_in += 1
-            report.counts["removed_lines"] += removed
-            if doc.strip():
-                docs.append(doc)
-            else:
-                report.counts["emptied_documents"] += 1
-        report.docs_out = _write_documents(docs, dst, cfg.separator)
+
+        def survivors() -> Iterator[str]:
+            for doc, removed in exact_line_dedup(read_documents(src, cfg.separator)):
+                report.docs_in += 1
+                report.counts["removed_lines"] += removed
+                if doc.strip():
+                    yield doc
+                else:
+                    report.counts["emptied_documents"] += 1
+
+        report.docs_out = _write_documents(survivors(), dst, cfg.separator)
         return report
     keep = set(
         minhash_dedup(read_documents(src, cfg.separator), num_workers=cfg.num_workers, **options)

@@ -118,3 +118,73 @@ def test_doc_stage_counts_per_stage(tmp_path) -> None:
     out = pipeline._apply_doc_stage("pii", {}, "mail a@b.com or 10.0.0.1", counts, None)
     assert out == "mail |||EMAIL_ADDRESS||| or |||IP_ADDRESS|||"
     assert counts == Counter({"masked_emails": 1, "masked_ips": 1, "masked_phone_numbers": 0})
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("input: a\noutput: b\nstages: [pii]\nnum_workers: two\n", "num_workers = 'two'"),
+        ("input: a\noutput: b\nstages: [pii]\nnum_workers: 0\n", "num_workers = 0"),
+        ("input: a\noutput: b\nstages: {pii: {}}\n", r"stages = \{'pii': \{\}\} \(expected list"),
+        ("input: 3\noutput: b\nstages: []\n", "input = 3 \\(expected str"),
+        ("input: a\noutput: b\nstages: [{language: {keep: en}}]\n", r"language\): keep = 'en'"),
+        ("input: a\noutput: b\nstages: [{gopher: {max_words: 9}}]\n", "unknown key 'max_words'"),
+        (
+            "input: a\noutput: b\nstages: [{minhash_dedup: {treshold: 0.8}}]\n",
+            r"stages\[0\] \(minhash_dedup\): unknown key 'treshold'",
+        ),
+        ("input: a\noutput: b\nstages: [{minhash_dedup: {num_perm: true}}]\n", "num_perm = True"),
+        ("input: a\noutput: b\nstages: [{minhash_dedup: {threshold: 1.5}}]\n", "threshold = 1.5"),
+        ("input: a\noutput: b\nstages: [{pii: 3}]\n", "options = 3"),
+        ("input: a\noutput: b\nstages: [classifier]\n", "missing required key 'model'"),
+        ("input: a\noutput: b\nstages: [pii\n", "invalid YAML at line"),
+    ],
+)
+def test_config_wrong_types_name_file_and_key(tmp_path, body: str, message: str) -> None:
+    (tmp_path / "cfg.yaml").write_text(body, encoding="utf-8")
+    with pytest.raises(ValueError, match=message) as info:
+        pipeline.load_config(tmp_path / "cfg.yaml")
+    assert str(info.value).startswith(str(tmp_path / "cfg.yaml"))
+
+
+def test_config_fills_defaults_and_resolves_paths(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("LM_DATA_DIR", str(tmp_path / "data"))
+    (tmp_path / "cfg.yaml").write_text(
+        "input: data:x.txt\noutput: out/y.txt\n"
+        "stages: [language, {classifier: {model: m.npz}}, minhash_dedup]\n",
+        encoding="utf-8",
+    )
+    cfg = pipeline.load_config(tmp_path / "cfg.yaml")
+    assert cfg.input == str(tmp_path / "data" / "x.txt")
+    assert cfg.output == str(tmp_path / "out" / "y.txt")
+    assert cfg.stages == [
+        {"language": {"keep": ["en"], "min_score": 0.5}},
+        {"classifier": {"model": str(tmp_path / "m.npz"), "label": "high", "min_prob": 0.5}},
+        {"minhash_dedup": {"threshold": 0.8, "num_perm": 128, "ngram": 5, "seed": 0}},
+    ]
+
+
+def test_shipped_config_is_valid() -> None:
+    from pathlib import Path
+
+    cfg = pipeline.load_config(Path(__file__).parents[3] / "configs" / "data_pipeline.yaml")
+    assert [next(iter(s)) for s in cfg.stages][-1] == "minhash_dedup"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (None, "cannot read config"),
+        ("input: a\noutput: b\nstages: [pii\n", "invalid YAML"),
+        ("input: missing.txt\noutput: b\nstages: [pii]\n", "is not a file"),
+        ("input: a\noutput: b\nstages: [{minhash_dedup: {ngram: 0}}]\n", "ngram = 0"),
+    ],
+)
+def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys, body, message) -> None:
+    from lm.data.__main__ import main
+
+    if body is not None:
+        (tmp_path / "cfg.yaml").write_text(body, encoding="utf-8")
+    assert main(["pipeline", "--config", str(tmp_path / "cfg.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and message in err

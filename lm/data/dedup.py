@@ -136,10 +136,18 @@ def near_duplicate_pairs(
 ) -> list[tuple[int, int]]:
     """Pairs (i < j) whose LSH bands collide and whose estimated Jaccard is >= threshold."""
     num_docs, num_perm = signatures.shape
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(
+            f"near_duplicate_pairs: threshold={threshold!r}, expected a Jaccard in (0, 1)"
+        )
     if bands is None or rows is None:
         bands, rows = choose_bands(num_perm, threshold)
+    if bands < 1 or rows < 1:
+        raise ValueError(f"near_duplicate_pairs: bands={bands!r}, rows={rows!r}; expected >= 1")
     if bands * rows > num_perm:
-        raise ValueError(f"bands*rows={bands * rows} exceeds num_perm={num_perm}")
+        raise ValueError(
+            f"near_duplicate_pairs: bands*rows={bands * rows} exceeds num_perm={num_perm}"
+        )
     pairs: set[tuple[int, int]] = set()
     for band in range(bands):
         block = np.ascontiguousarray(signatures[:, band * rows : (band + 1) * rows])

@@ -106,9 +106,12 @@ def _check_stage(where: str, name: str, options: dict[str, Any]) -> None:
     """Range checks the types cannot express."""
     if name == "language" and not all(isinstance(code, str) for code in options["keep"]):
         raise ValueError(f"{where}: keep = {options['keep']!r} (expected a list of language codes)")
-    for key in ("min_score", "min_prob", "threshold"):
+    for key in ("min_score", "min_prob"):
         if key in options and not 0.0 <= options[key] <= 1.0:
             raise ValueError(f"{where}: {key} = {options[key]!r} (expected a number in [0, 1])")
+    if "threshold" in options and not 0.0 < options["threshold"] < 1.0:
+        value = options["threshold"]
+        raise ValueError(f"{where}: threshold = {value!r} (expected a Jaccard in (0, 1))")
     for key in ("num_perm", "ngram"):
         if key in options and options[key] < 1:
             raise ValueError(f"{where}: {key} = {options[key]!r} (expected a positive integer)")

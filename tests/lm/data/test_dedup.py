@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +19,21 @@ def test_near_duplicates_sharing_a_bucket_with_a_false_candidate_are_found() -> 
         dtype=np.uint64,
     )
     assert near_duplicate_pairs(signatures, threshold=0.8, bands=2, rows=4) == [(1, 2)]
+
+
+@pytest.mark.parametrize(
+    ("bands", "rows", "threshold", "message"),
+    [
+        (0, 4, 0.8, "bands=0"),
+        (4, 0, 0.8, "rows=0"),
+        (4, 4, 0.8, r"bands\*rows=16 exceeds num_perm=8"),
+        (2, 4, 1.5, "threshold=1.5"),
+    ],
+)
+def test_near_duplicate_pairs_rejects_bad_banding(bands, rows, threshold, message) -> None:
+    signatures = np.zeros((3, 8), dtype=np.uint64)
+    with pytest.raises(ValueError, match=message):
+        near_duplicate_pairs(signatures, threshold=threshold, bands=bands, rows=rows)
 
 
 WORDS = [f"w{i}" for i in range(40)]

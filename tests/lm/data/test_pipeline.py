@@ -135,6 +135,10 @@ def test_doc_stage_counts_per_stage(tmp_path) -> None:
         ),
         ("input: a\noutput: b\nstages: [{minhash_dedup: {num_perm: true}}]\n", "num_perm = True"),
         ("input: a\noutput: b\nstages: [{minhash_dedup: {threshold: 1.5}}]\n", "threshold = 1.5"),
+        (
+            "input: a\noutput: b\nstages: [{minhash_dedup: {threshold: 1}}]\n",
+            r"threshold = 1 .*\(0, 1\)",
+        ),
         ("input: a\noutput: b\nstages: [{pii: 3}]\n", "options = 3"),
         ("input: a\noutput: b\nstages: [classifier]\n", "missing required key 'model'"),
         ("input: a\noutput: b\nstages: [pii\n", "invalid YAML at line"),

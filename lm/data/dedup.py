@@ -11,6 +11,7 @@ and the first document of each cluster is kept.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -102,7 +103,9 @@ def minhash_signatures(
             f"minhash_signatures: num_perm={num_perm!r} and ngram={ngram!r} must be positive"
         )
     jobs = ((chunk, num_perm, ngram, seed) for chunk in chunked(documents, chunk_size))
-    if num_workers > 1:
+    head = list(itertools.islice(jobs, 2))  # one chunk only: not worth spawning processes
+    jobs = itertools.chain(head, jobs)
+    if num_workers > 1 and len(head) > 1:
         with get_context("spawn").Pool(num_workers) as pool:
             parts = list(bounded_imap(pool, _signature_chunk, jobs, 2 * num_workers))
     else:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lm.data.dedup import minhash_dedup, near_duplicate_pairs
+from lm.data.dedup import minhash_dedup, minhash_signatures, near_duplicate_pairs
 
 
 def test_near_duplicates_sharing_a_bucket_with_a_false_candidate_are_found() -> None:
@@ -56,3 +56,12 @@ def test_dedup_keeps_first_copy_and_drops_later_exact_copies(
         first.setdefault(doc, i)
     assert set(first.values()) <= kept  # the first copy of every distinct document survives
     assert all(i not in kept for i, doc in enumerate(docs) if first[doc] != i)
+
+
+def test_minhash_signatures_same_with_two_processes() -> None:
+    docs = [
+        f"document {i} " + " ".join(f"w{(i * 7 + k) % 50}" for k in range(30)) for i in range(9)
+    ]
+    one = minhash_signatures(docs, num_perm=32, ngram=3, chunk_size=4)
+    two = minhash_signatures(docs, num_perm=32, ngram=3, chunk_size=4, num_workers=2)
+    assert one.shape == (9, 32) and (one == two).all()

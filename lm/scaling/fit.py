@@ -18,6 +18,7 @@ import torch
 
 HUBER_DELTA = 1e-3  # as in Hoffmann+ 2022, on log-loss residuals
 FLOPS_PER_PARAM_TOKEN = 6.0
+MIN_BOOTSTRAP_SHARE = 0.5  # fewer successful resamples than this and the interval is noise
 
 
 @dataclass
@@ -150,6 +151,13 @@ def fit_isoflops(runs: list[Run], num_bootstrap: int = 200, seed: int = 0) -> Is
         b, n, _ = _isoflop_minima(sample)
         if len(b) >= 2:
             exponents.append(fit_power_law(np.array(b), np.array(n)).exponent)
+    if num_bootstrap and len(exponents) < MIN_BOOTSTRAP_SHARE * num_bootstrap:
+        # Typical with 3 sizes per slice: a resample repeats a size and cannot fit a parabola.
+        warnings.warn(
+            f"fit_isoflops: only {len(exponents)} of {num_bootstrap} bootstrap resamples could be "
+            "fitted; the exponent interval is unreliable (sample more sizes per budget)",
+            stacklevel=2,
+        )
     if exponents:
         low, high = np.percentile(exponents, [2.5, 97.5])
         params_law.exponent_interval = (float(low), float(high))

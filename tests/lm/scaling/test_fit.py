@@ -119,3 +119,13 @@ def test_cli_fit_bad_table_exits_2_with_one_line(tmp_path, capsys, body) -> None
     assert main(["fit", "--table", str(tmp_path / "t.csv")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_isoflops_warns_when_few_bootstrap_resamples_fit() -> None:
+    runs = []
+    for compute in (1e18, 1e19, 1e20):
+        centre = np.log10(compute) / 2 - 1.25
+        runs += _slice(compute, np.logspace(centre - 1, centre + 1, 3))  # 3 sizes: fragile
+    with pytest.warns(UserWarning, match="bootstrap resamples could be fitted"):
+        fit = fit_isoflops(runs, num_bootstrap=40)
+    assert len(fit.budgets) == 3

@@ -184,17 +184,27 @@ def load_config(path: str | Path) -> PipelineConfig:
 
 
 def read_documents(path: str | Path, separator: str = DEFAULT_SEPARATOR) -> Iterator[str]:
-    """Stream documents from a file split on `separator` (constant memory)."""
-    buffer = ""
+    """Stream documents from a file split on `separator` (memory: one document plus one read).
+
+    Subtle: only the newly read text (plus a separator's length of overlap) is searched, and a
+    long document's pieces are joined once, so a file missing its separators reads in linear time.
+    """
+    pieces: list[str] = []  # the current document so far
+    carry = ""  # text that may hold the start of a separator split across two reads
+    keep = len(separator) - 1
     with open(path, encoding="utf-8") as f:
         while chunk := f.read(READ_BYTES):
-            buffer += chunk
-            *docs, buffer = buffer.split(separator)
-            for doc in docs:
-                if doc.strip():
-                    yield doc.strip("\n")
-    if buffer.strip():
-        yield buffer.strip("\n")
+            *docs, rest = (carry + chunk).split(separator)
+            if docs:
+                docs[0] = "".join(pieces) + docs[0]
+                pieces = []
+                yield from (doc.strip("\n") for doc in docs if doc.strip())
+            cut = max(0, len(rest) - keep)  # subtle: never a negative index on short reads
+            pieces.append(rest[:cut])
+            carry = rest[cut:]
+    last = "".join(pieces) + carry
+    if last.strip():
+        yield last.strip("\n")
 
 
 def _write_documents(docs: Iterable[str], path: Path, separator: str) -> int:

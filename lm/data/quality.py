@@ -151,7 +151,10 @@ class QualityClassifier:
     def load(cls, path: str | Path) -> QualityClassifier:
         """Read a classifier written by `save`."""
         try:
-            with np.load(path) as data:
+            data = np.load(path)
+            if not isinstance(data, np.lib.npyio.NpzFile):  # a bare .npy array
+                raise ValueError(f"expected an .npz archive, got {type(data).__name__}")
+            with data:
                 meta = json.loads(str(data["meta"]))
                 return cls(
                     labels=meta["labels"], num_buckets=meta["num_buckets"], weights=data["weights"]

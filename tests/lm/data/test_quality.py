@@ -38,3 +38,17 @@ def test_classifier_split_keeps_a_document_and_its_degraded_copy_together() -> N
     train_docs, test_docs = {i // 2 for i in train}, {i // 2 for i in test}
     assert not train_docs & test_docs
     assert sorted(labels[i] for i in test).count("high") == 20  # still balanced
+
+
+def test_classifier_load_rejects_other_numpy_files(tmp_path) -> None:
+    import numpy as np
+    import pytest
+
+    from lm.data.quality import QualityClassifier
+
+    np.save(tmp_path / "weights.npy", np.zeros(3))
+    with pytest.raises(ValueError, match="weights.npy.*not a saved classifier"):
+        QualityClassifier.load(tmp_path / "weights.npy")
+    np.savez(tmp_path / "other.npz", x=np.zeros(3))
+    with pytest.raises(ValueError, match="other.npz.*not a saved classifier"):
+        QualityClassifier.load(tmp_path / "other.npz")

@@ -243,14 +243,19 @@ def minhash_worked_example():
     )
     signatures = minhash_signatures([a, b], num_perm=256, ngram=3)
     estimate = float(np.mean(signatures[0] == signatures[1]))  # @inspect estimate
-    text(f"With 256 hash functions the estimate is {estimate:.3f} against the true {jaccard:.3f}.")
-    bands, rows = choose_bands(128, 0.8)  # @inspect bands rows
+    text(
+        f"With {signatures.shape[1]} hash functions the estimate is {estimate:.3f} against the "
+        f"true {jaccard:.3f}."
+    )
+    num_perm = 128
+    bands, rows = choose_bands(num_perm, 0.8)  # @inspect bands rows
     similarities = [0.5, 0.7, 0.8, 0.9]
     candidate_probability = {
         s: round(1 - (1 - s**rows) ** bands, 3) for s in similarities
     }  # @inspect candidate_probability
     text(
-        f"Comparing all pairs is quadratic. LSH cuts each 128-value signature into $b={bands}$ "
+        f"Comparing all pairs is quadratic. LSH cuts each {num_perm}-value signature into "
+        f"$b={bands}$ "
         f"bands of $r={rows}$ rows; a pair becomes a candidate when any band matches exactly, "
         "with probability $1 - (1 - J^r)^b$: an S-curve that is steep around the threshold "
         f"$(1/b)^{{1/r}} \\approx {(1 / bands) ** (1 / rows):.2f}$."

@@ -22,7 +22,7 @@ NUM_PERM, NGRAM, THRESHOLD = 128, 5, 0.8
 
 
 def planted_corpus(num_docs: int, num_planted: int, seed: int = 0) -> tuple[list[str], set[int]]:
-
+    """Documents of >= 100 words plus near-copies (1% of words replaced); returns their indices."""
     rng = random.Random(seed)
     docs = [d for d in read_documents(data_path("mix_5MB.txt")) if len(d.split()) >= 100][:num_docs]
     vocab = [w for d in docs[:50] for w in d.split()]

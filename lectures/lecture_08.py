@@ -20,6 +20,7 @@ from lm.data import (
     mask_pii,
     minhash_dedup,
     minhash_signatures,
+    quality,
 )
 from lm.data.dedup import choose_bands, normalize_for_dedup
 from lm.data.pipeline import read_documents
@@ -143,18 +144,26 @@ def pii_masking():
 def quality_filtering():
     text("## Quality filtering")
     text(
-        "**Rules** (Gopher, Rae+ 2021): keep documents of 50 to 100,000 words with mean word "
-        "length 3 to 10, few symbols, few lines ending in an ellipsis, mostly alphabetic words."
+        f"**Rules** (Gopher, Rae+ 2021): keep documents of {quality.MIN_WORDS} to "
+        f"{quality.MAX_WORDS:,} words with mean word length {quality.MIN_MEAN_WORD_LEN:g} to "
+        f"{quality.MAX_MEAN_WORD_LEN:g}, at most {quality.MAX_SYMBOL_WORD_RATIO:.0%} symbols per "
+        f"word, at most {quality.MAX_ELLIPSIS_LINE_SHARE:.0%} of lines ending in an ellipsis and "
+        f"{quality.MAX_BULLET_LINE_SHARE:.0%} starting with a bullet, at least "
+        f"{quality.MIN_ALPHA_WORD_SHARE:.0%} of words with a letter, and at least "
+        f"{quality.MIN_STOP_WORDS} of the stop words {', '.join(sorted(quality.STOP_WORDS))}."
     )
     link(url="https://arxiv.org/abs/2112.11446", title="Gopher", authors=["Rae+"], date="2021")
     docs = list(_documents(NUM_DOCS))
     verdicts = [gopher_quality_filter(d) for d in docs]  # @stepover
     num_kept = sum(keep for keep, _ in verdicts)  # @inspect num_kept
-    reasons = Counter(r.split("=")[0] for _, rs in verdicts for r in rs)  # @inspect reasons @stepover
+    reasons = Counter(
+        r.split("=")[0] for _, rs in verdicts for r in rs
+    )  # @inspect reasons @stepover
     text(
         f"On {len(docs)} documents the rules keep {num_kept}. The main reason for dropping: "
-        f"`{reasons.most_common(1)[0][0] if reasons else 'none'}` - our corpus has many short "
-        "exam questions, which a web-scale rule set treats as fragments."
+        f"`{reasons.most_common(1)[0][0] if reasons else 'none'}`. Rules written for web "
+        "pages misjudge other genres: short exam questions look like fragments, and math "
+        "worked solutions have few words made of letters."
     )
     text(
         "**A learned classifier** (GPT-3, LLaMA, DCLM): train a fast bag-of-n-grams model "
@@ -174,7 +183,9 @@ def quality_filtering():
     }
     text(
         f"Our classifier learns to separate real documents from degraded copies (word salad, "
-        f"boilerplate, spam, symbol noise) with {accuracy:.1%} held-out accuracy. Scores for one "
+        f"boilerplate, spam, symbol noise) with {accuracy:.1%} accuracy on held-out documents "
+        "(a document and its degraded copy are always on the same side of the split). That "
+        "measures separation from *our* degradations, not from real web junk. Scores for one "
         f"document and its degraded copy: {scores['original']:.2f} vs {scores['degraded']:.2f}."
     )
     text(
@@ -232,14 +243,19 @@ def minhash_worked_example():
     )
     signatures = minhash_signatures([a, b], num_perm=256, ngram=3)
     estimate = float(np.mean(signatures[0] == signatures[1]))  # @inspect estimate
-    text(f"With 256 hash functions the estimate is {estimate:.3f} against the true {jaccard:.3f}.")
-    bands, rows = choose_bands(128, 0.8)  # @inspect bands rows
+    text(
+        f"With {signatures.shape[1]} hash functions the estimate is {estimate:.3f} against the "
+        f"true {jaccard:.3f}."
+    )
+    num_perm = 128
+    bands, rows = choose_bands(num_perm, 0.8)  # @inspect bands rows
     similarities = [0.5, 0.7, 0.8, 0.9]
     candidate_probability = {
         s: round(1 - (1 - s**rows) ** bands, 3) for s in similarities
     }  # @inspect candidate_probability
     text(
-        f"Comparing all pairs is quadratic. LSH cuts each 128-value signature into $b={bands}$ "
+        f"Comparing all pairs is quadratic. LSH cuts each {num_perm}-value signature into "
+        f"$b={bands}$ "
         f"bands of $r={rows}$ rows; a pair becomes a candidate when any band matches exactly, "
         "with probability $1 - (1 - J^r)^b$: an S-curve that is steep around the threshold "
         f"$(1/b)^{{1/r}} \\approx {(1 / bands) ** (1 / rows):.2f}$."

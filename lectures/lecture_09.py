@@ -22,11 +22,8 @@ from lm.scaling.sweep import DEFAULT_GRID, default_grid, records_to_runs, run_sw
 
 IS_SMOKE = os.environ.get("EXECLECTURE_SMOKE") == "1"
 # The full sweep's results are committed; smoke runs train a tiny grid into a temporary cache.
-SWEEP_CACHE = (
-    Path(tempfile.mkdtemp()) / "smoke_sweep.json"
-    if IS_SMOKE
-    else Path(__file__).parent / "data" / "scaling_sweep.json"
-)
+COMMITTED_CACHE = Path(__file__).parent / "data" / "scaling_sweep.json"
+SWEEP_CACHE = Path(tempfile.mkdtemp()) / "smoke_sweep.json" if IS_SMOKE else COMMITTED_CACHE
 SWEEP_GRID = {1e9: (8, 12, 16), 2e9: (8, 12, 16)} if IS_SMOKE else DEFAULT_GRID
 NUM_BOOTSTRAP = 10 if IS_SMOKE else 100
 # Hoffmann+ 2022, approach 3 (Table A3 / eq. 10): the published fitted constants.
@@ -156,7 +153,9 @@ def our_sweep():
 def fits_and_uncertainty():
     text("## Fits and their uncertainty")
     runs = records_to_runs(
-        run_sweep(default_grid(SWEEP_GRID), data_path("ts_2MiB.txt"), SWEEP_CACHE)
+        # The fits always use the committed sweep: the smoke grid's tiny budgets do not bracket
+        # their optima, and reading the cache costs no training.
+        run_sweep(default_grid(DEFAULT_GRID), data_path("ts_2MiB.txt"), COMMITTED_CACHE)
     )  # @stepover
     try:
         iso = fit_isoflops(runs, num_bootstrap=NUM_BOOTSTRAP)
@@ -171,6 +170,12 @@ def fits_and_uncertainty():
         f"[{interval[0]:.2f}, {interval[1]:.2f}] (Chinchilla: 0.49)."
     )
     parametric = fit_parametric(runs, num_bootstrap=NUM_BOOTSTRAP // 4)  # @inspect parametric
+    plot(_fits_figure(runs, iso, parametric))
+    text(
+        "Left: the parabolas and their minima. Right: the minima against compute with the "
+        "fitted power law (its exponent varied over the bootstrap interval, shaded) and the "
+        "optimum the parametric fit predicts; both extended 10x past our largest budget."
+    )
     ratio = {
         f"{c:.0e}": round(d / n, 1)
         for c, n, d in zip(iso.budgets, iso.optimal_params, iso.optimal_tokens, strict=True)
@@ -184,7 +189,8 @@ def fits_and_uncertainty():
     )
     text(
         "Compare with $D \\approx 20N$: tiny byte-level models on CPU are far from the regime "
-        "Chinchilla measured (and the intervals are wide with 15 runs), so read our numbers as a "
+        f"Chinchilla measured (and the intervals are wide with {len(runs)} runs), so read our "
+        "numbers as a "
         "demonstration of the method, not a new law. The wide intervals are the lesson: "
         "report uncertainty before extrapolating three orders of magnitude."
     )
@@ -244,6 +250,44 @@ def _isoflop_figure(runs):  # @hide
     ax.set_ylabel("validation loss (nats/byte)")
     ax.set_title("IsoFLOP curves")
     ax.legend()
+    plt.close(fig)
+    return fig
+
+
+def _fits_figure(runs, iso, parametric):  # @hide
+    """IsoFLOP parabolas with their minima; N_opt(C) with the power law and parametric optimum."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    groups = group_by_budget(runs)
+    for budget, (a, b, c), n_opt in zip(
+        iso.budgets, iso.parabolas, iso.optimal_params, strict=True
+    ):
+        group = groups[budget]
+        x = np.log10([r.num_params for r in group])
+        xs = np.linspace(x.min(), x.max(), 50)
+        (line,) = left.plot(10**xs, a * xs**2 + b * xs + c, "-", label=f"C = {budget:.0e}")
+        left.plot(10**x, [r.loss for r in group], "o", color=line.get_color())
+        left.plot([n_opt], [a * np.log10(n_opt) ** 2 + b * np.log10(n_opt) + c], "k*", ms=10)
+    left.set_xscale("log")
+    left.set_xlabel("non-embedding parameters N")
+    left.set_ylabel("validation loss (nats/byte)")
+    left.set_title("IsoFLOP parabolas and minima")
+    left.legend()
+    budgets = np.array(iso.budgets)
+    cs = np.logspace(np.log10(budgets.min()), np.log10(budgets.max()) + 1, 50)
+    law = iso.params_law
+    pivot = np.exp(np.mean(np.log(budgets)))  # vary the exponent around the data's centre
+    low, high = (law(pivot) * (cs / pivot) ** e for e in law.exponent_interval)
+    right.fill_between(cs, np.minimum(low, high), np.maximum(low, high), alpha=0.2)
+    right.plot(cs, law(cs), "-", label=f"IsoFLOP: N ~ C^{law.exponent:.2f}")
+    right.plot(cs, [parametric.optimal_allocation(c)[0] for c in cs], "--", label="parametric")
+    right.plot(budgets, iso.optimal_params, "k*", ms=10, label="parabola minima")
+    right.set_xscale("log")
+    right.set_yscale("log")
+    right.set_xlabel("compute C (FLOPs)")
+    right.set_ylabel("compute-optimal N")
+    right.set_title("Compute-optimal model size")
+    right.legend()
+    fig.tight_layout()
     plt.close(fig)
     return fig
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def _pipeline(config: str) -> int:
@@ -14,6 +15,8 @@ def _pipeline(config: str) -> int:
     from lm.data.pipeline import load_config, run_pipeline
 
     cfg = load_config(config)
+    if not Path(cfg.input).is_file():  # before the progress bar draws anything
+        raise ValueError(f"{config}: input {cfg.input!r} is not a file")
     console = Console(stderr=True)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("documents", total=None)
@@ -53,8 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "pipeline":
             return _pipeline(args.config)
         return _train_quality(args.out, args.max_docs)
-    except (ValueError, FileNotFoundError) as exc:
-        sys.stderr.write(f"error: {exc}\n")
+    except (ValueError, OSError) as exc:
+        message = " ".join(str(exc).split())  # one line, whatever the exception carried
+        sys.stderr.write(f"error: {message}\n")
         return 2
 
 

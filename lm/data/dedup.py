@@ -4,13 +4,14 @@ MinHash (Broder 1997): for a random permutation pi of shingles, P[min pi(A) = mi
 the Jaccard similarity; `num_perm` such minima estimate J. LSH (Leskovec+ MMDS ch. 3) cuts the
 signature into `b` bands of `r` rows; two documents become candidates when some band matches
 exactly, which happens with probability 1 - (1 - J^r)^b: an S-curve whose midpoint is about
-(1/b)^(1/r). Candidates are confirmed by their estimated Jaccard, clustered with union-find, and
-the first document of each cluster is kept.
+(1/b)^(1/r). Every candidate pair is confirmed by its estimated Jaccard, clustered with union-find,
+and the first document of each cluster is kept.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -18,6 +19,9 @@ from multiprocessing import get_context
 
 import numpy as np
 
+from lm.data.streaming import bounded_imap, chunked
+
+SHINGLE_BLOCK = 2048  # shingles hashed at once: bounds the [num_perm, block] temporaries
 _NON_WORD = re.compile(r"[^\w\s]")
 _SPACES = re.compile(r"\s+")
 
@@ -71,9 +75,13 @@ def _signature_chunk(args: tuple[list[str], int, int, int]) -> np.ndarray:
     a, b = _permutations(num_perm, seed)
     out = np.empty((len(texts), num_perm), dtype=np.uint64)
     for i, text in enumerate(texts):
-        h = _shingle_hashes(text, ngram)  # [num_shingles]
-        # uint64 arithmetic wraps mod 2^64 on purpose; the high 32 bits are the well-mixed ones.
-        out[i] = ((a[:, None] * h[None, :] + b[:, None]) >> np.uint64(32)).min(axis=1)  # [num_perm]
+        hashes = _shingle_hashes(text, ngram)  # [num_shingles]
+        out[i] = np.iinfo(np.uint64).max
+        for start in range(0, len(hashes), SHINGLE_BLOCK):
+            h = hashes[start : start + SHINGLE_BLOCK]  # [block]
+            # uint64 arithmetic wraps mod 2^64 on purpose; the high 32 bits are the well-mixed ones.
+            permuted = (a[:, None] * h[None, :] + b[:, None]) >> np.uint64(32)  # [num_perm, block]
+            np.minimum(out[i], permuted.min(axis=1), out=out[i])  # [num_perm]
     return out
 
 
@@ -85,22 +93,25 @@ def minhash_signatures(
     num_workers: int = 1,
     chunk_size: int = 256,
 ) -> np.ndarray:
-    """MinHash signatures [num_docs, num_perm] (uint64) of word `ngram` shingles."""
+    """MinHash signatures [num_docs, num_perm] (uint64) of word `ngram` shingles.
+
+    Streams: documents are read `chunk_size` at a time, so memory holds a few chunks plus the
+    signatures (8 * num_perm bytes per document), never the corpus.
+    """
     if num_perm <= 0 or ngram <= 0:
         raise ValueError(
             f"minhash_signatures: num_perm={num_perm!r} and ngram={ngram!r} must be positive"
         )
-    docs = list(documents)
-    chunks = [
-        (docs[i : i + chunk_size], num_perm, ngram, seed) for i in range(0, len(docs), chunk_size)
-    ]
-    if not chunks:
-        return np.empty((0, num_perm), dtype=np.uint64)
-    if num_workers > 1 and len(chunks) > 1:
+    jobs = ((chunk, num_perm, ngram, seed) for chunk in chunked(documents, chunk_size))
+    head = list(itertools.islice(jobs, 2))  # one chunk only: not worth spawning processes
+    jobs = itertools.chain(head, jobs)
+    if num_workers > 1 and len(head) > 1:
         with get_context("spawn").Pool(num_workers) as pool:
-            parts = pool.map(_signature_chunk, chunks)
+            parts = list(bounded_imap(pool, _signature_chunk, jobs, 2 * num_workers))
     else:
-        parts = [_signature_chunk(c) for c in chunks]
+        parts = [_signature_chunk(job) for job in jobs]
+    if not parts:
+        return np.empty((0, num_perm), dtype=np.uint64)
     return np.concatenate(parts)
 
 
@@ -128,11 +139,19 @@ def near_duplicate_pairs(
 ) -> list[tuple[int, int]]:
     """Pairs (i < j) whose LSH bands collide and whose estimated Jaccard is >= threshold."""
     num_docs, num_perm = signatures.shape
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(
+            f"near_duplicate_pairs: threshold={threshold!r}, expected a Jaccard in (0, 1)"
+        )
     if bands is None or rows is None:
         bands, rows = choose_bands(num_perm, threshold)
+    if bands < 1 or rows < 1:
+        raise ValueError(f"near_duplicate_pairs: bands={bands!r}, rows={rows!r}; expected >= 1")
     if bands * rows > num_perm:
-        raise ValueError(f"bands*rows={bands * rows} exceeds num_perm={num_perm}")
-    candidates: set[tuple[int, int]] = set()
+        raise ValueError(
+            f"near_duplicate_pairs: bands*rows={bands * rows} exceeds num_perm={num_perm}"
+        )
+    pairs: set[tuple[int, int]] = set()
     for band in range(bands):
         block = np.ascontiguousarray(signatures[:, band * rows : (band + 1) * rows])
         buckets: dict[bytes, list[int]] = {}
@@ -140,14 +159,24 @@ def near_duplicate_pairs(
             buckets.setdefault(block[i].tobytes(), []).append(i)
         for members in buckets.values():
             if len(members) > 1:
-                first = members[0]
-                # Linking each member to the bucket's first is enough for union-find clustering.
-                candidates.update((first, m) for m in members[1:])
-    pairs = []
-    for i, j in sorted(candidates):
-        if float(np.mean(signatures[i] == signatures[j])) >= threshold:
-            pairs.append((i, j))
-    return pairs
+                pairs.update(_verified_pairs(signatures, members, threshold))
+    return sorted(pairs)
+
+
+def _verified_pairs(
+    signatures: np.ndarray, members: list[int], threshold: float
+) -> list[tuple[int, int]]:
+    """All pairs of one LSH bucket whose estimated Jaccard is >= threshold.
+
+    Subtle: checking only (first member, other) pairs misses two true duplicates that share a
+    bucket with a false candidate listed first; so every pair of the bucket is verified.
+    """
+    sigs = signatures[members]  # [M, num_perm]
+    found = []
+    for k in range(1, len(members)):
+        similarity = (sigs[:k] == sigs[k]).mean(axis=1)  # [k]
+        found += [(members[i], members[k]) for i in np.flatnonzero(similarity >= threshold)]
+    return found
 
 
 def _clusters(num_docs: int, pairs: list[tuple[int, int]]) -> list[int]:

@@ -1,5 +1,8 @@
 """Quality filtering: Gopher rules (Rae+ 2021, arxiv.org/abs/2112.11446) and a learned classifier.
 
+The rules and thresholds are the paper's appendix A.1.1 quality filters (the repetition filters
+are left to dedup.py).
+
 The classifier is fastText-style (Joulin+ 2016, https://arxiv.org/abs/1607.01759): hashed bag of
 word unigrams and bigrams -> averaged embedding-free linear model trained with softmax regression in
 numpy. It is tiny, fast and good enough to separate prose from junk on our corpora.
@@ -25,6 +28,10 @@ MAX_ELLIPSIS_LINE_SHARE = 0.3
 MAX_BULLET_LINE_SHARE = 0.9
 MAX_SYMBOL_WORD_RATIO = 0.1
 MIN_ALPHA_WORD_SHARE = 0.8
+STOP_WORDS = frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})
+MIN_STOP_WORDS = 2  # distinct ones present: "the usual English function words"
+BULLETS = ("-", "*", "\u2022", "\u25cf", "\u25aa", "\u25e6", "\u2023", "\u00b7")
+_PUNCT = ".,;:!?\"'()[]{}"
 
 
 def gopher_quality_filter(text: str) -> tuple[bool, list[str]]:
@@ -50,6 +57,9 @@ def gopher_quality_filter(text: str) -> tuple[bool, list[str]]:
         alpha_share = sum(1 for w in words if _ALPHA.search(w)) / len(words)
         if alpha_share < MIN_ALPHA_WORD_SHARE:
             reasons.append(f"alphabetic_word_share={alpha_share:.2f} < {MIN_ALPHA_WORD_SHARE}")
+    num_stop_words = len(STOP_WORDS & {w.lower().strip(_PUNCT) for w in words})
+    if num_stop_words < MIN_STOP_WORDS:
+        reasons.append(f"stop_words={num_stop_words} < {MIN_STOP_WORDS}")
     lines = [line for line in text.splitlines() if line.strip()]
     if lines:
         ellipsis = sum(1 for line in lines if line.rstrip().endswith(("...", "\u2026"))) / len(
@@ -57,9 +67,7 @@ def gopher_quality_filter(text: str) -> tuple[bool, list[str]]:
         )
         if ellipsis > MAX_ELLIPSIS_LINE_SHARE:
             reasons.append(f"ellipsis_line_share={ellipsis:.2f} > {MAX_ELLIPSIS_LINE_SHARE}")
-        bullets = sum(1 for line in lines if line.lstrip().startswith(("-", "*", "\u2022"))) / len(
-            lines
-        )
+        bullets = sum(1 for line in lines if line.lstrip().startswith(BULLETS)) / len(lines)
         if bullets > MAX_BULLET_LINE_SHARE:
             reasons.append(f"bullet_line_share={bullets:.2f} > {MAX_BULLET_LINE_SHARE}")
     return not reasons, reasons
@@ -143,7 +151,10 @@ class QualityClassifier:
     def load(cls, path: str | Path) -> QualityClassifier:
         """Read a classifier written by `save`."""
         try:
-            with np.load(path) as data:
+            data = np.load(path)
+            if not isinstance(data, np.lib.npyio.NpzFile):  # a bare .npy array
+                raise ValueError(f"expected an .npz archive, got {type(data).__name__}")
+            with data:
                 meta = json.loads(str(data["meta"]))
                 return cls(
                     labels=meta["labels"], num_buckets=meta["num_buckets"], weights=data["weights"]

@@ -10,6 +10,7 @@ from lm.scaling.fit import (
     fit_power_law,
     group_by_budget,
 )
+from lm.scaling.table import read_runs_csv
 
 __all__ = [
     "IsoFlopFit",
@@ -20,4 +21,5 @@ __all__ = [
     "fit_parametric",
     "fit_power_law",
     "group_by_budget",
+    "read_runs_csv",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,7 @@ import torch
 
 HUBER_DELTA = 1e-3  # as in Hoffmann+ 2022, on log-loss residuals
 FLOPS_PER_PARAM_TOKEN = 6.0
+MIN_BOOTSTRAP_SHARE = 0.5  # fewer successful resamples than this and the interval is noise
 
 
 @dataclass
@@ -70,23 +72,59 @@ def group_by_budget(runs: list[Run], rel_tol: float = 0.05) -> dict[float, list[
     return groups
 
 
+def check_runs(runs: list[Run], where: str) -> None:
+    """Every run has positive, finite N, D and loss (logs are taken of all three)."""
+    for i, run in enumerate(runs):
+        for name in ("num_params", "num_tokens", "loss"):
+            value = getattr(run, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise ValueError(
+                    f"{where}: runs[{i}].{name} = {value!r} (expected a positive number)"
+                )
+
+
 def fit_power_law(x: np.ndarray, y: np.ndarray) -> PowerLaw:
     """Least squares in log-log space: `x=[1, 10], y=[2, 20] -> PowerLaw(2.0, 1.0)`."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(
+            f"fit_power_law: x and y must be 1-D of the same length, got {x.shape} and {y.shape}"
+        )
+    if len(x) < 2:
+        raise ValueError(f"fit_power_law: need at least 2 points, got {len(x)}")
+    for name, values in (("x", x), ("y", y)):
+        bad = np.flatnonzero(~(np.isfinite(values) & (values > 0)))
+        if len(bad):
+            raise ValueError(
+                f"fit_power_law: {name}[{bad[0]}] = {float(values[bad[0]])!r} "
+                "(expected positive, finite)"
+            )
+    if len(np.unique(x)) < 2:
+        raise ValueError(f"fit_power_law: need 2 distinct x values, got {np.unique(x).tolist()}")
     slope, intercept = np.polyfit(np.log(x), np.log(y), 1)
     return PowerLaw(coefficient=float(np.exp(intercept)), exponent=float(slope))
 
 
 def _isoflop_minima(
-    runs: list[Run],
+    runs: list[Run], is_warning: bool = False
 ) -> tuple[list[float], list[float], list[tuple[float, float, float]]]:
+    """Per-budget parabola vertices; slices that do not bracket a minimum are skipped."""
     budgets, optima, parabolas = [], [], []
     for budget, group in group_by_budget(runs).items():
         if len({r.num_params for r in group}) < 3:
             continue  # a parabola needs three distinct model sizes
         x = np.log10([r.num_params for r in group])
         a, b, c = np.polyfit(x, [r.loss for r in group], 2)
-        if a <= 0:
-            continue  # no minimum: the slice did not bracket the optimum
+        # Subtle: a slice whose loss still falls at its largest size gives a tiny a > 0 and a
+        # vertex far outside the sampled sizes: an extrapolated, not a measured, optimum.
+        if a <= 0 or not x.min() <= -b / (2 * a) <= x.max():
+            if is_warning:
+                warnings.warn(
+                    f"fit_isoflops: the slice at C={budget:.3g} does not bracket its minimum "
+                    f"(sizes {10 ** x.min():.3g}..{10 ** x.max():.3g}); skipped",
+                    stacklevel=3,
+                )
+            continue
         budgets.append(budget)
         optima.append(float(10 ** (-b / (2 * a))))
         parabolas.append((float(a), float(b), float(c)))
@@ -95,7 +133,8 @@ def _isoflop_minima(
 
 def fit_isoflops(runs: list[Run], num_bootstrap: int = 200, seed: int = 0) -> IsoFlopFit:
     """Approach 2: parabola per IsoFLOP slice, then N_opt ~ C^a and D_opt ~ C^b."""
-    budgets, optima, parabolas = _isoflop_minima(runs)
+    check_runs(runs, "fit_isoflops")
+    budgets, optima, parabolas = _isoflop_minima(runs, is_warning=True)
     if len(budgets) < 2:
         raise ValueError(
             "fit_isoflops: need >= 2 compute budgets with >= 3 runs bracketing a minimum, "
@@ -112,6 +151,13 @@ def fit_isoflops(runs: list[Run], num_bootstrap: int = 200, seed: int = 0) -> Is
         b, n, _ = _isoflop_minima(sample)
         if len(b) >= 2:
             exponents.append(fit_power_law(np.array(b), np.array(n)).exponent)
+    if num_bootstrap and len(exponents) < MIN_BOOTSTRAP_SHARE * num_bootstrap:
+        # Typical with 3 sizes per slice: a resample repeats a size and cannot fit a parabola.
+        warnings.warn(
+            f"fit_isoflops: only {len(exponents)} of {num_bootstrap} bootstrap resamples could be "
+            "fitted; the exponent interval is unreliable (sample more sizes per budget)",
+            stacklevel=2,
+        )
     if exponents:
         low, high = np.percentile(exponents, [2.5, 97.5])
         params_law.exponent_interval = (float(low), float(high))
@@ -201,6 +247,13 @@ def fit_parametric(runs: list[Run], num_bootstrap: int = 50, seed: int = 0) -> P
     """Approach 3 with bootstrap intervals of alpha and beta (resampling runs with replacement)."""
     if len(runs) < 5:
         raise ValueError(f"fit_parametric: need >= 5 runs for 5 parameters, got {len(runs)}")
+    check_runs(runs, "fit_parametric")
+    for name in ("num_params", "num_tokens"):
+        if len({getattr(r, name) for r in runs}) < 2:
+            raise ValueError(
+                f"fit_parametric: need >= 2 distinct {name} values to fit its exponent, got "
+                f"{sorted({getattr(r, name) for r in runs})}"
+            )
     n = np.array([r.num_params for r in runs])
     d = np.array([r.num_tokens for r in runs])
     loss = np.array([r.loss for r in runs])

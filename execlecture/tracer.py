@@ -80,7 +80,7 @@ class _Frame:
 
     __slots__ = (
         "session", "code", "frame_id", "ctx", "line", "shown", "last", "tracer",
-        "starts", "special", "step_append", "pending",
+        "starts", "special", "step_append", "pending", "exc_id",
     )  # fmt: skip
 
     def __init__(self, session: TraceSession, code: _Code, frame_id: int) -> None:
@@ -97,6 +97,7 @@ class _Frame:
         self.special = code.special
         self.step_append = session.steps.append
         self.pending = session.pending
+        self.exc_id = 0  # id() of the exception last recorded in this frame
 
     def trace(self, frame: types.FrameType, event: str, arg: Any) -> Any:
         # subtle: this runs on every line of recorded code; keep the plain-line path minimal.
@@ -405,11 +406,11 @@ class TraceSession:
     def record_exception(self, state: _Frame, frame: types.FrameType, arg: Any) -> None:
         """An exception step where an exception is raised or first reaches recorded code."""
         exc, tb = arg[1], arg[2]
-        if id(exc) == self.last_exc_id and tb is not None and tb.tb_next is not None:
+        if tb is not None and self._is_recorded_deeper(id(exc), tb.tb_next):
             return  # already recorded deeper; it is propagating
         if state.line is None or state.line in state.code.directives.hidden_lines:
             return
-        self.last_exc_id = id(exc)
+        self.last_exc_id = state.exc_id = id(exc)
         stack = runner.lecture_frames(traceback.extract_stack(frame))
         self.record(state, frame, state.line, "exception")
         index = len(self.steps) - 1
@@ -417,6 +418,22 @@ class TraceSession:
             runner.exception_info(exc, stack)
         )
         self.last_exc_step = index
+
+    def _is_recorded_deeper(self, exc_id: int, tb: types.TracebackType | None) -> bool:
+        """Whether a frame deeper in this traceback already recorded the exception `exc_id`.
+
+        subtle: not "id(exc) equals the last recorded id": a caught exception is freed and the
+        next one (say, raised again by the same library call in a loop) often gets its address.
+        The frames in a live traceback are alive, so their recorded ids cannot be stale that way.
+        """
+        while tb is not None:
+            hook = tb.tb_frame.f_trace
+            if type(hook) is types.MethodType and type(hook.__self__) is _Frame:
+                state: _Frame = hook.__self__
+                if state.session is self and state.exc_id == exc_id:
+                    return True
+            tb = tb.tb_next
+        return False
 
     # ---- running (process set-up lives in execlecture/runner.py) -------------------------------
 

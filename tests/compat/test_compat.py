@@ -149,3 +149,32 @@ def test_import_trace_cli(tmp_path: Path) -> None:
     result = _run("import-trace", str(bad), "-o", str(tmp_path / "x.json"), cwd=tmp_path)
     assert result.returncode == 2 and "missing 'steps'" in result.stdout + result.stderr
     assert not (tmp_path / "x.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda t: t["steps"][1]["stack"].__setitem__(0, "main"), r"steps\[1\]\.stack\[0\]"),
+        (
+            lambda t: t["steps"][1]["stack"][1].update(line_number="seven"),
+            r"steps\[1\]\.stack\[1\]\.line_number: expected a line number, got 'seven'",
+        ),
+        (lambda t: t["steps"][0].update(env=[1, 2]), r"steps\[0\]\.env: expected a dict"),
+        (lambda t: t["steps"][0].update(renderings="x"), r"steps\[0\]\.renderings: expected"),
+        (
+            lambda t: t["steps"][1]["renderings"][2].update(internal_link="intro"),
+            r"steps\[1\]\.renderings\[2\]\.internal_link",
+        ),
+        (
+            lambda t: t.update(hidden_line_numbers={"lecture_old.py": ["five"]}),
+            r"hidden_line_numbers\['lecture_old.py'\]\[0\]",
+        ),
+    ],
+)
+def test_malformed_old_frames_are_value_errors_naming_where(mutate, message: str) -> None:
+    # These used to escape as AttributeError/bare int() errors: a traceback from the CLI
+    # instead of the one-line "where and what" error every other bad input gets.
+    old = json.loads((SAMPLES / "old_trace.json").read_text(encoding="utf-8"))
+    mutate(old)
+    with pytest.raises(ValueError, match=message):
+        import_legacy_json(json.dumps(old))

@@ -81,7 +81,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     console = _console()
     lecture = Path(args.lecture)
     out = Path(args.output) if args.output else Path("traces") / f"{lecture.stem}.json"
-    if args.if_stale and out.exists() and is_current(out, Path.cwd()):
+    cwd = Path.cwd().resolve()
+    rel = Path(os.path.relpath((cwd / lecture).resolve(), cwd)).as_posix()
+    if args.if_stale and out.exists() and is_current(out, cwd, rel):
         console.print(f"{out} is up to date")
         return 0
     session = TraceSession(lecture, args.include)
@@ -147,7 +149,10 @@ def cmd_new(args: argparse.Namespace) -> int:
     template = (
         resources.files("execlecture").joinpath("templates/lecture.py.tmpl").read_text("utf-8")
     )
-    write_atomic(path, template.replace("{title}", args.name.replace("_", " ").capitalize()))
+    try:
+        write_atomic(path, template.replace("{title}", args.name.replace("_", " ").capitalize()))
+    except OSError as error:
+        raise UsageError(f"cannot write {str(path)!r}: {error.strerror or error}") from None
     _console().print(f"wrote {path}: trace it with `execlecture run {path}`")
     return 0
 
@@ -167,8 +172,11 @@ def cmd_import_trace(args: argparse.Namespace) -> int:
     out = Path(args.output) if args.output else Path("traces") / f"{source.stem}.json"
     if out.resolve() == source.resolve():
         raise UsageError(f"output {str(out)!r} would overwrite the old trace (pass -o NEW.json)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(out, json.dumps(data, ensure_ascii=False, allow_nan=False))
+    _check_output(out, source, set())
+    try:
+        write_atomic(out, json.dumps(data, ensure_ascii=False, allow_nan=False))
+    except OSError as error:
+        raise UsageError(f"cannot write trace {str(out)!r}: {error.strerror or error}") from None
     _console().print(f"wrote {out} ({len(data['steps'])} steps) from {source}")
     return 0
 

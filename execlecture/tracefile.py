@@ -126,14 +126,18 @@ def trace_to_dict(session: TraceSession) -> dict[str, Any]:
     return result
 
 
-def is_current(trace_path: Path, cwd: Path) -> bool:
-    """Whether a trace exists, validates, ran without error, and its files are unchanged."""
+def is_current(trace_path: Path, cwd: Path, lecture: str | None = None) -> bool:
+    """Whether a trace exists, validates, ran without error, and its files are unchanged.
+
+    `lecture`: the lecture's path relative to `cwd` (posix); when given, the trace must be a
+    trace of that lecture (an unchanged trace of another lecture at the same path is stale).
+    """
     try:
         data = json.loads(trace_path.read_text(encoding="utf-8"))
         trace = load_trace(data)
     except (OSError, ValueError):
         return False
-    if trace.status != "ok":
+    if trace.status != "ok" or (lecture is not None and trace.lecture != lecture):
         return False
     for f in trace.files:
         source = cwd / f.path

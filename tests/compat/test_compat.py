@@ -178,3 +178,20 @@ def test_malformed_old_frames_are_value_errors_naming_where(mutate, message: str
     mutate(old)
     with pytest.raises(ValueError, match=message):
         import_legacy_json(json.dumps(old))
+
+
+@pytest.mark.parametrize("output", ["lecture.py", "afile/new.json", "adir"])
+def test_import_trace_refuses_bad_outputs_without_touching_them(
+    tmp_path: Path, output: str
+) -> None:
+    # -o lecture.py used to replace the Python source with trace JSON; a path under a file
+    # escaped as a traceback. Each is now the one-line exit-2 error, nothing written.
+    (tmp_path / "lecture.py").write_text("x = 1\n", encoding="utf-8")
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    (tmp_path / "adir").mkdir()
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    old = str(SAMPLES / "old_trace.json")
+    result = _run("import-trace", old, "-o", output, cwd=tmp_path)
+    err = result.stderr.strip()
+    assert result.returncode == 2 and len(err.splitlines()) == 1, err
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before

@@ -185,3 +185,25 @@ def test_python_dash_m_entry_point(workdir: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout == "1\n"  # lecture output passes through
     assert "wrote t.json" in done.stderr
+
+
+def test_if_stale_retraces_when_the_trace_is_of_another_lecture(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The trace's own sources are unchanged, but it is not a trace of this lecture.
+    (workdir / "a.py").write_text(GOOD)
+    (workdir / "b.py").write_text(GOOD.replace("x = 1", "x = 3"))
+    assert main(["run", "a.py", "-o", "t.json"]) == 0
+    capsys.readouterr()
+    assert main(["run", "b.py", "-o", "t.json", "--if-stale"]) == 0
+    assert "up to date" not in capsys.readouterr().err
+    assert load_trace(json.loads((workdir / "t.json").read_text())).lecture == "b.py"
+
+
+def test_new_into_a_path_under_a_file_is_one_line_exit_2(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (workdir / "afile").write_text("x")
+    assert main(["new", "lec", "--dir", "afile"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "cannot write" in err and len(err.splitlines()) == 1, err

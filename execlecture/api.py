@@ -238,14 +238,9 @@ def link(
         url, authors, organization, date, description, notes: reference details for papers.
     """
     if callable(target):
-        name = getattr(target, "__qualname__", getattr(target, "__name__", repr(target)))
-        label = title or name
-        sink = _SINK.get()
-        code = sink.code_location(target) if sink is not None else None
-        if code is None:  # outside the traced tree (e.g. numpy): a label with its module only
-            code = {"name": name, "module": getattr(target, "__module__", None) or ""}
-        _emit(Rendering(kind="link", text=label, code=code))
-        return label
+        rendering = code_link(target, title)
+        _emit(rendering)
+        return rendering.text or ""
     href = target if isinstance(target, str) else url
     if href is None and title is None:
         raise ValueError("link(): expected a URL, a function or class, or title=/url=")
@@ -271,6 +266,18 @@ def link(
         Rendering(kind="link", text=label, url=href, reference=reference if is_reference else None)
     )
     return label
+
+
+def code_link(
+    target: Callable[..., Any] | type, title: str | None = None, style: dict[str, str] | None = None
+) -> Rendering:
+    """The link rendering for a function/class: its source location when inside the traced tree."""
+    name = getattr(target, "__qualname__", getattr(target, "__name__", repr(target)))
+    sink = _SINK.get()
+    code = sink.code_location(target) if sink is not None else None
+    if code is None:  # outside the traced tree (e.g. numpy): a label with its module only
+        code = {"name": name, "module": getattr(target, "__module__", None) or ""}
+    return Rendering(kind="link", text=title or name, code=code, style=style or {})
 
 
 def plot(figure_or_spec: Any, width: int | None = None) -> None:

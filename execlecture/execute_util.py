@@ -78,7 +78,9 @@ def link(arg: Any = None, style: dict[str, Any] | None = None, **kwargs: Any) ->
     """Link to a function/class's source, a reference object, or a title/url; returns a label."""
     styles = _style(style, "link")
     if inspect.isfunction(arg) or inspect.isclass(arg) or inspect.ismethod(arg):
-        return api.link(arg, title=kwargs.get("title"))
+        rendering = api.code_link(arg, kwargs.get("title"), styles)
+        _emit(rendering)  # remembered for pop_renderings() too, with its style
+        return rendering.text or ""
     if arg is not None and not isinstance(arg, str) and hasattr(arg, "title"):
         reference = _reference(arg)
         title, url = reference.get("title"), reference.get("url")
@@ -88,6 +90,8 @@ def link(arg: Any = None, style: dict[str, Any] | None = None, **kwargs: Any) ->
         return _label(title, url)
     title = arg if isinstance(arg, str) else kwargs.get("title")
     url = kwargs.get("url")
+    if url is None and isinstance(arg, str) and arg.startswith(("http://", "https://")):
+        title, url = kwargs.get("title"), arg  # link("https://...") links to that URL
     if title is None and url is None:
         raise ValueError("link(): expected a function, a reference object, a title, or url=")
     if url is not None and not str(url).startswith(api.ALLOWED_LINK_SCHEMES):

@@ -195,3 +195,22 @@ def test_import_trace_refuses_bad_outputs_without_touching_them(
     err = result.stderr.strip()
     assert result.returncode == 2 and len(err.splitlines()) == 1, err
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_shim_function_links_keep_style_and_are_popped() -> None:
+    # link(fn, style=...) used to drop the style and be missing from pop_renderings().
+    execute_util.pop_renderings()
+    label = execute_util.link(execute_util.text, style={"color": "gray"})
+    assert label == "text"
+    (rendering,) = execute_util.pop_renderings()
+    assert rendering.kind == "link" and rendering.style == {"color": "gray"}
+    assert rendering.code is not None and rendering.code["name"] == "text"
+
+
+def test_shim_link_to_a_bare_url_is_clickable() -> None:
+    execute_util.pop_renderings()
+    url = "https://arxiv.org/abs/1706.03762"
+    assert execute_util.link(url) == f"[{url}]({url})"
+    assert execute_util.link(url, title="Attention") == f"[Attention]({url})"
+    assert [r.url for r in execute_util.pop_renderings()] == [url, url]
+    assert execute_util.link("just a title") == "just a title"

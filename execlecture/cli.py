@@ -46,6 +46,8 @@ def _check_output(out: Path, lecture: Path, included: set[str]) -> None:
         raise UsageError(f"output {str(out)!r} is a source file (expected a .json trace path)")
     if resolved.is_dir():
         raise UsageError(f"output {str(out)!r} is a directory (expected a .json trace path)")
+    if out.suffix != ".json":  # e.g. -o README.md would replace it with trace JSON
+        raise UsageError(f"output {str(out)!r} does not end in .json (expected a trace path)")
     parent = resolved.parent
     while not parent.exists():
         parent = parent.parent

@@ -69,6 +69,7 @@ def test_lecture_that_raises_still_writes_a_trace(workdir: Path) -> None:
         ("x = 1\n", ["run", "lec.py"], "has no top-level main()"),
         (GOOD, ["run", "lec.py", "-o", "lec.py"], "is a source file"),
         (GOOD, ["run", "lec.py", "-o", "other.py"], "is a source file"),
+        (GOOD, ["run", "lec.py", "-o", "notes.md"], "does not end in .json"),
         (GOOD, ["run", "lec.py", "-o", "locked/t.json"], "not writable"),
         (
             GOOD + "y = 2  # @inspct y\n",

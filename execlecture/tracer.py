@@ -450,11 +450,29 @@ class TraceSession:
         """Call the lecture's main() with the hook installed; the previous hook is restored."""
         self.main_code = main.__code__
         previous = sys.gettrace()
-        sys.settrace(self._make_global_hook())
+        hook = self._make_global_hook()
+        sys.settrace(hook)
         try:
             main()
         finally:
+            is_dropped = sys.gettrace() is not hook
             sys.settrace(previous)
+            if is_dropped:
+                self._warn_hook_dropped()
+
+    def _warn_hook_dropped(self) -> None:
+        """Say that steps are missing: CPython removes a trace hook that raises.
+
+        subtle: near the recursion limit the call into the hook itself raises RecursionError, so
+        a RecursionError in traced code (or a lecture calling sys.settrace) ends the recording.
+        TODO: sys.monitoring (3.12+) would let the tracer survive; settrace on 3.11 cannot.
+        """
+        lecture = self.files[0].rel_path if self.files else str(self.lecture_path)
+        self.warnings.append(
+            f"tracing of {lecture} stopped after step {self.num_steps - 1}: the trace hook was "
+            "removed (a RecursionError in traced code, or the lecture called sys.settrace); "
+            "later steps are missing"
+        )
 
     def _finish_exception(self) -> None:
         """Make sure an uncaught exception is the last step, with its full traceback."""

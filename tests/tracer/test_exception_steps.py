@@ -61,3 +61,27 @@ def test_a_propagating_exception_is_recorded_once_where_raised(tmp_path: Path) -
     steps = trace_to_dict(session)["steps"]
     raised = [(s["function"], s["line"]) for s in steps if s.get("event") == "exception"]
     assert raised == [("inner", 3)]
+
+
+RECURSION = """
+def rec(n):
+    return rec(n + 1)
+
+def main():
+    try:
+        rec(0)
+    except RecursionError:
+        pass
+    x = 1  # @inspect x
+"""
+
+
+def test_a_recursion_error_that_kills_the_hook_is_reported(tmp_path: Path) -> None:
+    # CPython drops a settrace hook that raises, and near the recursion limit the call into the
+    # hook raises RecursionError: the steps after it are lost. That used to happen silently.
+    (tmp_path / "lec.py").write_text(RECURSION)
+    session = TraceSession("lec.py", cwd=tmp_path)
+    session.run()
+    assert sys.gettrace() is None
+    assert len(session.warnings) == 1, session.warnings
+    assert "stopped after step" in session.warnings[0] and "lec.py" in session.warnings[0]

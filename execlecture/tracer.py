@@ -308,6 +308,9 @@ class TraceSession:
         is_resumed = type(resumed) is _Frame and resumed.session is self
         if isinstance(resumed, _Frame) and is_resumed:  # a generator resuming: same frame id
             state = resumed
+            # subtle: a resume from a @stepover/@hide line turned line events off for this frame
+            # (returning None from the global hook keeps the old f_trace): turn them back on.
+            frame.f_trace_lines = True
         else:
             state = _Frame(self, code, self.next_frame)
             self.next_frame += 1

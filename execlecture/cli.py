@@ -83,12 +83,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     console = _console()
     lecture = Path(args.lecture)
     out = Path(args.output) if args.output else Path("traces") / f"{lecture.stem}.json"
-    cwd = Path.cwd().resolve()
-    rel = Path(os.path.relpath((cwd / lecture).resolve(), cwd)).as_posix()
-    if args.if_stale and out.exists() and is_current(out, cwd, rel):
-        console.print(f"{out} is up to date")
-        return 0
     session = TraceSession(lecture, args.include)
+    if args.if_stale and out.exists():
+        cwd = session.cwd
+
+        def rel(path: str | Path) -> str:
+            return Path(os.path.relpath(path, cwd)).as_posix()
+
+        included = {rel(path) for path in session.included}
+        if is_current(out, cwd, rel(session.lecture_path), included):
+            console.print(f"{out} is up to date")
+            return 0
     _check_output(out, session.lecture_path, session.included)
     _run_with_progress(session, console)
     try:

@@ -208,3 +208,25 @@ def test_new_into_a_path_under_a_file_is_one_line_exit_2(
     assert main(["new", "lec", "--dir", "afile"]) == 2
     err = capsys.readouterr().err.strip()
     assert "cannot write" in err and len(err.splitlines()) == 1, err
+
+
+def test_if_stale_retraces_when_the_include_set_changed(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A trace records the included files it stepped in; asking for a different set is stale.
+    (workdir / "mylib").mkdir()
+    (workdir / "mylib" / "ops.py").write_text("def double(v):\n    return 2 * v\n")
+    (workdir / "lec.py").write_text("from mylib.ops import double\n\ndef main():\n    double(4)\n")
+    include = ["--include", "mylib/*.py"]
+
+    def run(*extra: str) -> bool:
+        """Run with --if-stale; True when it said up to date."""
+        capsys.readouterr()
+        assert main(["run", "lec.py", "-o", "t.json", "--if-stale", *extra]) == 0
+        return "up to date" in capsys.readouterr().err
+
+    assert not run(*include)
+    assert run(*include)
+    assert not run()  # the trace steps in mylib/ops.py, which is no longer included
+    assert run()
+    assert not run(*include)  # the plain trace never embedded mylib/ops.py

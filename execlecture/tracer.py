@@ -409,7 +409,7 @@ class TraceSession:
     def record_exception(self, state: _Frame, frame: types.FrameType, arg: Any) -> None:
         """An exception step where an exception is raised or first reaches recorded code."""
         exc, tb = arg[1], arg[2]
-        if tb is not None and self._is_recorded_deeper(id(exc), tb.tb_next):
+        if tb is not None and self._is_recorded_deeper(id(exc), tb.tb_next, frame):
             return  # already recorded deeper; it is propagating
         if state.line is None or state.line in state.code.directives.hidden_lines:
             return
@@ -422,14 +422,22 @@ class TraceSession:
         )
         self.last_exc_step = index
 
-    def _is_recorded_deeper(self, exc_id: int, tb: types.TracebackType | None) -> bool:
+    def _is_recorded_deeper(
+        self, exc_id: int, tb: types.TracebackType | None, frame: types.FrameType
+    ) -> bool:
         """Whether a frame deeper in this traceback already recorded the exception `exc_id`.
+
+        Entries of `frame` itself are older raises of the same object (`raise err` again): a new
+        raise, recorded again.
 
         subtle: not "id(exc) equals the last recorded id": a caught exception is freed and the
         next one (say, raised again by the same library call in a loop) often gets its address.
         The frames in a live traceback are alive, so their recorded ids cannot be stale that way.
         """
         while tb is not None:
+            if tb.tb_frame is frame:
+                tb = tb.tb_next
+                continue
             hook = tb.tb_frame.f_trace
             if type(hook) is types.MethodType and type(hook.__self__) is _Frame:
                 state: _Frame = hook.__self__

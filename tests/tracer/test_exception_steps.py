@@ -85,3 +85,25 @@ def test_a_recursion_error_that_kills_the_hook_is_reported(tmp_path: Path) -> No
     assert sys.gettrace() is None
     assert len(session.warnings) == 1, session.warnings
     assert "stopped after step" in session.warnings[0] and "lec.py" in session.warnings[0]
+
+
+RERAISE = """
+def main():
+    try:
+        raise ValueError("a")
+    except ValueError as e:
+        err = e
+    try:
+        raise err
+    except ValueError:
+        pass
+"""
+
+
+def test_raising_a_caught_exception_object_again_is_a_new_step(tmp_path: Path) -> None:
+    (tmp_path / "lec.py").write_text(RERAISE)
+    session = TraceSession("lec.py", cwd=tmp_path)
+    session.run()
+    assert sys.gettrace() is None
+    steps = trace_to_dict(session)["steps"]
+    assert [s["line"] for s in steps if s.get("event") == "exception"] == [4, 8]

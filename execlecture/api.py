@@ -243,7 +243,9 @@ def link(
         return rendering.text or ""
     href = target if isinstance(target, str) else url
     if href is None and title is None:
-        raise ValueError("link(): expected a URL, a function or class, or title=/url=")
+        raise ValueError(
+            f"link(): expected a URL, a function or class, or title=/url=, got {target!r:.80}"
+        )
     if href is not None and not href.startswith(ALLOWED_LINK_SCHEMES):
         raise ValueError(f"link(): URL {href!r} must start with one of {ALLOWED_LINK_SCHEMES}")
     label = title or href or ""

@@ -52,6 +52,8 @@ def text(message: str, style: dict[str, Any] | None = None, verbatim: bool = Fal
 
 def image(url: str, style: dict[str, Any] | None = None, width: int | float | None = None) -> None:
     """An image from a path relative to the lecture folder, or an http(s) URL."""
+    if width is not None and (isinstance(width, bool) or not isinstance(width, int | float)):
+        raise TypeError(f"image(width=...): expected a number of pixels, got {width!r}")
     size = None if width is None else int(width)
     api.image(url, width=size, style=_style(style, "image"))  # embeds local files as data URLs
     _remember(Rendering(kind="image", src=str(url), width=size))
@@ -93,7 +95,9 @@ def link(arg: Any = None, style: dict[str, Any] | None = None, **kwargs: Any) ->
     if url is None and isinstance(arg, str) and arg.startswith(("http://", "https://")):
         title, url = kwargs.get("title"), arg  # link("https://...") links to that URL
     if title is None and url is None:
-        raise ValueError("link(): expected a function, a reference object, a title, or url=")
+        raise ValueError(
+            f"link(): expected a function, a reference object, a title, or url=, got {arg!r:.80}"
+        )
     if url is not None and not str(url).startswith(api.ALLOWED_LINK_SCHEMES):
         raise ValueError(f"link(): URL {url!r} must start with one of {api.ALLOWED_LINK_SCHEMES}")
     _emit(Rendering(kind="link", text=title or url, url=url, style=styles))

@@ -214,3 +214,10 @@ def test_shim_link_to_a_bare_url_is_clickable() -> None:
     assert execute_util.link(url, title="Attention") == f"[Attention]({url})"
     assert [r.url for r in execute_util.pop_renderings()] == [url, url]
     assert execute_util.link("just a title") == "just a title"
+
+
+def test_shim_bad_arguments_name_the_value() -> None:
+    with pytest.raises(TypeError, match=r"image\(width=...\).*'50%'"):
+        execute_util.image("https://e.org/x.png", width="50%")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"link\(\).*got 7"):
+        execute_util.link(7)

@@ -40,3 +40,8 @@ def test_a_bad_plot_in_a_lecture_ends_its_trace_instead_of_breaking_it(tmp_path:
     trace = load_trace(json.loads(json.dumps(trace_to_dict(session), allow_nan=False)))
     assert trace.status == "error" and trace.exception is not None
     assert trace.exception.type == "ValueError" and "plot(spec)" in trace.exception.message
+
+
+def test_link_without_a_target_names_what_it_got() -> None:
+    with pytest.raises(ValueError, match=r"link\(\).*got 123"):
+        link(123)  # type: ignore[arg-type]

@@ -113,9 +113,11 @@ class _Frame:
                 if line in self.special:
                     self.session.record(self, frame, line, "line")
                 elif self.pending:  # output or renderings only: keep them raw until writing
-                    self.session.extras[len(self.session.steps)] = {PENDING: self.pending[:]}
+                    taken = self.pending[:]
+                    # subtle: not clear(): another thread may print between the copy and here.
+                    del self.pending[: len(taken)]
+                    self.session.extras[len(self.session.steps)] = {PENDING: taken}
                     self.step_append(self.ctx | line)
-                    self.pending.clear()
                 else:
                     self.step_append(self.ctx | line)
         elif event == "return":
@@ -354,8 +356,8 @@ class TraceSession:
         if event != "line":
             extra["event"] = event
         if self.pending:
-            extra[PENDING] = self.pending[:]
-            self.pending.clear()
+            taken = extra[PENDING] = self.pending[:]
+            del self.pending[: len(taken)]  # not clear(): keeps what a thread printed meanwhile
         if event == "line":
             names = directives.inspect.get(line)
             if names:

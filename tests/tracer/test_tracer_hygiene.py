@@ -187,3 +187,17 @@ def test_any_lecture_gives_valid_json_that_validates(
     assert loaded.status == ("error" if is_raising else "ok")
     if is_raising:
         assert loaded.steps[-1].event == "exception"
+
+
+def test_a_lecture_named_like_a_loaded_module_does_not_shadow_it(tmp_path: Path) -> None:
+    # The lecture's module was registered as sys.modules[stem]: a lecture called json.py made
+    # every `import json` during the run (its own, and any library's) return the lecture.
+    (tmp_path / "json.py").write_text(
+        "def main():\n    import json as lib\n    text = lib.dumps([1])  # @inspect text\n"
+    )
+    real_json = sys.modules["json"]
+    trace = _trace(tmp_path / "json.py", tmp_path)
+    assert sys.modules["json"] is real_json
+    assert trace["status"] == "ok", trace.get("exception")
+    values = [s["values"]["text"]["value"] for s in trace["steps"] if "values" in s]
+    assert values == ["[1]"]

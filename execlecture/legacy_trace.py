@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 from execlecture.schema import (
@@ -107,7 +108,7 @@ def _frame(frame: Any, where: str) -> tuple[str, int, str]:
     return frame["path"], line, str(frame.get("function_name", "<module>"))
 
 
-def _convert_rendering(old: Any, file_index: dict[str, int], where: str) -> Rendering:
+def _convert_rendering(old: Any, file_of: Callable[[str], int], where: str) -> Rendering:
     if not isinstance(old, dict) or old.get("type") not in OLD_RENDERING_TYPES:
         found = old.get("type") if isinstance(old, dict) else old
         raise ValueError(
@@ -134,7 +135,7 @@ def _convert_rendering(old: Any, file_index: dict[str, int], where: str) -> Rend
             )
         path = str(internal.get("path"))
         line = _int(internal.get("line_number") or 1, f"{where}.internal_link.line_number")
-        code = {"file": file_index.get(path, 0), "line": line, "name": str(data or path)}
+        code = {"file": file_of(path), "line": line, "name": str(data or path)}
     url = reference.get("url")
     label = str(data or reference.get("title") or url or "")
     return Rendering(
@@ -213,7 +214,7 @@ def convert_legacy_trace(old: Any, lecture: str = "lecture.py") -> Trace:
         cleared = sorted(set(previous) - set(env))
         last_env[frame_id] = encoded
         renderings = [
-            _convert_rendering(r, index, f"{where}.renderings[{j}]")
+            _convert_rendering(r, lambda p: _file_of(p, files, index), f"{where}.renderings[{j}]")
             for j, r in enumerate(old_renderings)
         ]
         steps.append(Step(file=_file_of(top_path, files, index),

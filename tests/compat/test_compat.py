@@ -221,3 +221,13 @@ def test_shim_bad_arguments_name_the_value() -> None:
         execute_util.image("https://e.org/x.png", width="50%")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"link\(\).*got 7"):
         execute_util.link(7)
+
+
+def test_internal_link_to_a_file_the_old_trace_did_not_embed_points_at_that_file() -> None:
+    # It used to point at file 0 (the lecture) at the other file's line number.
+    old = json.loads((SAMPLES / "old_trace.json").read_text(encoding="utf-8"))
+    old["steps"][1]["renderings"][2]["internal_link"] = {"path": "lib/ops.py", "line_number": 3}
+    trace = convert_legacy_trace(old, "lecture_old.py")
+    code = trace.steps[1].renderings[2].code
+    assert code is not None and trace.files[code["file"]].path == "lib/ops.py"
+    load_trace(dump_trace(trace))

@@ -33,6 +33,7 @@ from execlecture.directives import DirectiveError, Directives, parse_directives
 from execlecture.schema import Rendering
 from execlecture.values import to_value
 
+_INSTALLED_DIRS = frozenset({"site-packages", "dist-packages"})
 _TRANSPARENT = frozenset({"<listcomp>", "<setcomp>", "<dictcomp>", "<genexpr>", "<lambda>"})
 _IMMUTABLE = (int, float, str, bool, bytes, type(None))
 _NO_RETURN = object()
@@ -257,6 +258,8 @@ class TraceSession:
         abs_path = os.path.abspath(path)
         if not abs_path.startswith(str(self.cwd) + os.sep):
             return None
+        if _INSTALLED_DIRS & set(Path(abs_path).parts):  # a .venv inside the repo (make run)
+            return None  # installed code: machine-specific, so a label only, never embedded
         entry = self.file_of.get(abs_path) or self.linked_files.get(abs_path)
         if entry is None and abs_path in self.included:
             entry = self._file_for(abs_path)

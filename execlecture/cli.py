@@ -219,8 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-o", "--output", help="trace path (default traces/<stem>.json)")
     run.add_argument("--include", action="append", default=[], metavar="GLOB",
                      help="also record lines of files matching this glob (repeatable)")  # fmt: skip
-    run.add_argument("--if-stale", action="store_true",
-                     help="skip when the trace exists and its sources are unchanged")  # fmt: skip
+    run.add_argument(
+        "--if-stale",
+        action="store_true",
+        help="skip when the trace is of this lecture, recorded with the same --include files, "
+        "ran without error, and its sources are unchanged",
+    )
     run.set_defaults(func=cmd_run)
     check = sub.add_parser("check", help="report directive and syntax errors without running")
     check.add_argument("files", nargs="+")

@@ -460,7 +460,16 @@ class TraceSession:
     def run(self) -> None:
         """Run the lecture's module body, then main() under the hook; exceptions are recorded."""
         runner.run_session(self)
+        self._flush_pending()
         self._finish_exception()
+
+    def _flush_pending(self) -> None:
+        """Attach output and renderings emitted after the last step (e.g. on hidden last lines)."""
+        if not self.pending or not self.num_steps:
+            return
+        extra = self.extras.setdefault(self.num_steps - 1, {})
+        extra.setdefault(PENDING, []).extend(self.pending)
+        self.pending.clear()
 
     def hook_main(self, main: Any) -> None:
         """Call the lecture's main() with the hook installed; the previous hook is restored."""

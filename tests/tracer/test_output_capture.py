@@ -43,3 +43,25 @@ def test_output_arriving_while_a_step_takes_its_output_is_kept(tmp_path: Path) -
     assert stdout.count("one\n") == 1 and stdout.count("two\n") == 1
     assert racy.num_printed >= 1
     assert stdout.count("from a thread\n") == racy.num_printed
+
+
+HIDDEN_LAST = """
+from execlecture import text
+
+def main():
+    x = 1
+    print("shown")  # @hide
+    text("rendered")  # @hide
+"""
+
+
+def test_output_of_hidden_last_lines_reaches_the_last_step(tmp_path: Path) -> None:
+    # Hidden lines hand their output to the next step; after the last line there is none, so
+    # the print and the text() were silently dropped from the trace.
+    (tmp_path / "lec.py").write_text(HIDDEN_LAST)
+    session = TraceSession("lec.py", cwd=tmp_path)
+    session.run()
+    assert sys.gettrace() is None
+    (step,) = trace_to_dict(session)["steps"]
+    assert step["line"] == 5 and step["stdout"] == "shown\n"
+    assert [r["text"] for r in step["renderings"]] == ["rendered"]

@@ -398,7 +398,8 @@ class TraceSession:
                 if not is_quiet:
                     where = f"{self.files[state.code.file].rel_path}:{line}"
                     message = f"'@inspect {name}' at {where}: {name!r} is not defined there"
-                    self.warnings.append(message)
+                    if message not in self.warnings:  # once, not once per loop iteration
+                        self.warnings.append(message)
                 continue
             if type(obj) in _IMMUTABLE and state.last.get(name, _NO_RETURN) is obj:
                 continue

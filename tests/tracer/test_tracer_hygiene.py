@@ -201,3 +201,13 @@ def test_a_lecture_named_like_a_loaded_module_does_not_shadow_it(tmp_path: Path)
     assert trace["status"] == "ok", trace.get("exception")
     values = [s["values"]["text"]["value"] for s in trace["steps"] if "values" in s]
     assert values == ["[1]"]
+
+
+def test_an_undefined_inspect_name_in_a_loop_warns_once(tmp_path: Path) -> None:
+    # One warning per execution of the line: a typo in a hot loop printed thousands of lines.
+    (tmp_path / "lec.py").write_text(
+        "def main():\n    for i in range(50):\n        x = i  # @inspect typo\n"
+    )
+    session = TraceSession("lec.py", cwd=tmp_path)
+    session.run()
+    assert session.warnings == ["'@inspect typo' at lec.py:3: 'typo' is not defined there"]

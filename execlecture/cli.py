@@ -139,7 +139,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             trace = load_trace(data)
         except OSError as exc:
             raise UsageError(f"cannot read trace {name!r}: {exc.strerror}") from None
-        except ValueError as exc:  # json.JSONDecodeError is a ValueError too
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError too
             console.print(f"{name}: invalid: {exc}", markup=False)
             is_ok = False
             continue
@@ -174,7 +174,7 @@ def cmd_import_trace(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot read old trace {args.old!r}: {exc.strerror}") from None
     try:
         data = import_legacy_json(text, lecture=source.stem + ".py")
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deeply
         raise UsageError(f"{args.old}: {exc}") from None
     out = Path(args.output) if args.output else Path("traces") / f"{source.stem}.json"
     if out.resolve() == source.resolve():

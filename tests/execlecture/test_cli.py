@@ -230,3 +230,16 @@ def test_if_stale_retraces_when_the_include_set_changed(
     assert not run()  # the trace steps in mylib/ops.py, which is no longer included
     assert run()
     assert not run(*include)  # the plain trace never embedded mylib/ops.py
+
+
+def test_json_nested_too_deeply_is_a_one_line_error(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # json.loads raises RecursionError (not a ValueError) here: it escaped as a traceback.
+    deep = workdir / "deep.json"
+    deep.write_text('{"steps": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    assert main(["validate", "deep.json"]) == 1
+    assert main(["import-trace", "deep.json", "-o", "new.json"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "recursion" in err[0] and "recursion" in err[1], err
+    assert not (workdir / "new.json").exists()

@@ -139,7 +139,7 @@ def is_current(
     try:
         data = json.loads(trace_path.read_text(encoding="utf-8"))
         trace = load_trace(data)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # unreadable, not JSON, nested too deeply
         return False
     if trace.status != "ok" or (lecture is not None and trace.lecture != lecture):
         return False

@@ -243,3 +243,10 @@ def test_json_nested_too_deeply_is_a_one_line_error(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and "recursion" in err[0] and "recursion" in err[1], err
     assert not (workdir / "new.json").exists()
+
+
+def test_if_stale_retraces_over_a_trace_nested_too_deeply(workdir: Path) -> None:
+    (workdir / "lec.py").write_text(GOOD)
+    (workdir / "t.json").write_text('{"steps": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    assert main(["run", "lec.py", "-o", "t.json", "--if-stale"]) == 0
+    assert load_trace(json.loads((workdir / "t.json").read_text())).lecture == "lec.py"

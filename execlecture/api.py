@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import contextvars
 import io
+import json
 import mimetypes
 import os
 import struct
@@ -76,6 +77,22 @@ def _emit(rendering: Rendering) -> None:
     elif _is_echo():
         shown = rendering.text or rendering.url or rendering.src or f"[{rendering.kind}]"
         sys.stdout.write(f"{shown}\n")
+
+
+def _check_width(width: Any, verb: str) -> None:
+    """Raise unless `width` is None or a positive int of CSS pixels (bool is not a width)."""
+    if width is not None and (type(width) is not int or width <= 0):
+        raise ValueError(f"{verb}(width=...): expected a positive int of pixels, got {width!r}")
+
+
+def _check_json(value: Any, what: str) -> None:
+    """Raise if `value` cannot be written into a trace (JSON, no NaN/Infinity)."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{what}: expected JSON data (no NaN/Infinity), got {value!r:.80} ({exc})"
+        ) from None
 
 
 def _check_style(style: dict[str, str] | None, verb: str) -> dict[str, str]:
@@ -175,8 +192,7 @@ def image(
         width: display width in CSS pixels (default None: natural size).
         style: a few CSS properties (default None).
     """
-    if width is not None and (not isinstance(width, int) or width <= 0):
-        raise ValueError(f"image(width=...): expected a positive int, got {width!r}")
+    _check_width(width, "image")
     if isinstance(path_or_array, str) and path_or_array.startswith(("http://", "https://")):
         src = path_or_array
     elif isinstance(path_or_array, str | Path):
@@ -222,17 +238,14 @@ def link(
         url, authors, organization, date, description, notes: reference details for papers.
     """
     if callable(target):
-        name = getattr(target, "__qualname__", getattr(target, "__name__", repr(target)))
-        label = title or name
-        sink = _SINK.get()
-        code = sink.code_location(target) if sink is not None else None
-        if code is None:  # outside the traced tree (e.g. numpy): a label with its module only
-            code = {"name": name, "module": getattr(target, "__module__", None) or ""}
-        _emit(Rendering(kind="link", text=label, code=code))
-        return label
+        rendering = code_link(target, title)
+        _emit(rendering)
+        return rendering.text or ""
     href = target if isinstance(target, str) else url
     if href is None and title is None:
-        raise ValueError("link(): expected a URL, a function or class, or title=/url=")
+        raise ValueError(
+            f"link(): expected a URL, a function or class, or title=/url=, got {target!r:.80}"
+        )
     if href is not None and not href.startswith(ALLOWED_LINK_SCHEMES):
         raise ValueError(f"link(): URL {href!r} must start with one of {ALLOWED_LINK_SCHEMES}")
     label = title or href or ""
@@ -241,6 +254,13 @@ def link(
         "url": href, "description": description, "notes": notes,
     }  # fmt: skip
     reference = {k: v for k, v in details.items() if v is not None}
+    for key, value in reference.items():
+        is_ok = isinstance(value, str) or (
+            key == "authors" and isinstance(value, list) and all(isinstance(a, str) for a in value)
+        )
+        if not is_ok:
+            expected = "a list of str" if key == "authors" else "a str"
+            raise TypeError(f"link({key}=...): expected {expected}, got {value!r:.80}")
     is_reference = any(
         k in reference for k in ("authors", "organization", "date", "description", "notes")
     )
@@ -250,6 +270,18 @@ def link(
     return label
 
 
+def code_link(
+    target: Callable[..., Any] | type, title: str | None = None, style: dict[str, str] | None = None
+) -> Rendering:
+    """The link rendering for a function/class: its source location when inside the traced tree."""
+    name = getattr(target, "__qualname__", getattr(target, "__name__", repr(target)))
+    sink = _SINK.get()
+    code = sink.code_location(target) if sink is not None else None
+    if code is None:  # outside the traced tree (e.g. numpy): a label with its module only
+        code = {"name": name, "module": getattr(target, "__module__", None) or ""}
+    return Rendering(kind="link", text=title or name, code=code, style=style or {})
+
+
 def plot(figure_or_spec: Any, width: int | None = None) -> None:
     """Show a plot: a matplotlib Figure (stored as SVG) or a Vega-Lite-like spec dict.
 
@@ -257,7 +289,9 @@ def plot(figure_or_spec: Any, width: int | None = None) -> None:
         figure_or_spec: a matplotlib Figure, or a dict spec.
         width: display width in CSS pixels (default None).
     """
+    _check_width(width, "plot")
     if isinstance(figure_or_spec, dict):
+        _check_json(figure_or_spec, "plot(spec)")
         _emit(Rendering(kind="plot", spec=figure_or_spec, width=width))
         return
     if not hasattr(figure_or_spec, "savefig"):

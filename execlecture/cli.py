@@ -46,6 +46,8 @@ def _check_output(out: Path, lecture: Path, included: set[str]) -> None:
         raise UsageError(f"output {str(out)!r} is a source file (expected a .json trace path)")
     if resolved.is_dir():
         raise UsageError(f"output {str(out)!r} is a directory (expected a .json trace path)")
+    if out.suffix != ".json":  # e.g. -o README.md would replace it with trace JSON
+        raise UsageError(f"output {str(out)!r} does not end in .json (expected a trace path)")
     parent = resolved.parent
     while not parent.exists():
         parent = parent.parent
@@ -81,10 +83,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     console = _console()
     lecture = Path(args.lecture)
     out = Path(args.output) if args.output else Path("traces") / f"{lecture.stem}.json"
-    if args.if_stale and out.exists() and is_current(out, Path.cwd()):
-        console.print(f"{out} is up to date")
-        return 0
     session = TraceSession(lecture, args.include)
+    if args.if_stale and out.exists():
+        cwd = session.cwd
+
+        def rel(path: str | Path) -> str:
+            return Path(os.path.relpath(path, cwd)).as_posix()
+
+        included = {rel(path) for path in session.included}
+        if is_current(out, cwd, rel(session.lecture_path), included):
+            console.print(f"{out} is up to date")
+            return 0
     _check_output(out, session.lecture_path, session.included)
     _run_with_progress(session, console)
     try:
@@ -130,7 +139,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             trace = load_trace(data)
         except OSError as exc:
             raise UsageError(f"cannot read trace {name!r}: {exc.strerror}") from None
-        except ValueError as exc:  # json.JSONDecodeError is a ValueError too
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError too
             console.print(f"{name}: invalid: {exc}", markup=False)
             is_ok = False
             continue
@@ -147,7 +156,10 @@ def cmd_new(args: argparse.Namespace) -> int:
     template = (
         resources.files("execlecture").joinpath("templates/lecture.py.tmpl").read_text("utf-8")
     )
-    write_atomic(path, template.replace("{title}", args.name.replace("_", " ").capitalize()))
+    try:
+        write_atomic(path, template.replace("{title}", args.name.replace("_", " ").capitalize()))
+    except OSError as error:
+        raise UsageError(f"cannot write {str(path)!r}: {error.strerror or error}") from None
     _console().print(f"wrote {path}: trace it with `execlecture run {path}`")
     return 0
 
@@ -162,13 +174,16 @@ def cmd_import_trace(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot read old trace {args.old!r}: {exc.strerror}") from None
     try:
         data = import_legacy_json(text, lecture=source.stem + ".py")
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deeply
         raise UsageError(f"{args.old}: {exc}") from None
     out = Path(args.output) if args.output else Path("traces") / f"{source.stem}.json"
     if out.resolve() == source.resolve():
         raise UsageError(f"output {str(out)!r} would overwrite the old trace (pass -o NEW.json)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(out, json.dumps(data, ensure_ascii=False, allow_nan=False))
+    _check_output(out, source, set())
+    try:
+        write_atomic(out, json.dumps(data, ensure_ascii=False, allow_nan=False))
+    except OSError as error:
+        raise UsageError(f"cannot write trace {str(out)!r}: {error.strerror or error}") from None
     _console().print(f"wrote {out} ({len(data['steps'])} steps) from {source}")
     return 0
 
@@ -204,8 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-o", "--output", help="trace path (default traces/<stem>.json)")
     run.add_argument("--include", action="append", default=[], metavar="GLOB",
                      help="also record lines of files matching this glob (repeatable)")  # fmt: skip
-    run.add_argument("--if-stale", action="store_true",
-                     help="skip when the trace exists and its sources are unchanged")  # fmt: skip
+    run.add_argument(
+        "--if-stale",
+        action="store_true",
+        help="skip when the trace is of this lecture, recorded with the same --include files, "
+        "ran without error, and its sources are unchanged",
+    )
     run.set_defaults(func=cmd_run)
     check = sub.add_parser("check", help="report directive and syntax errors without running")
     check.add_argument("files", nargs="+")

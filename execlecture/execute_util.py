@@ -52,6 +52,8 @@ def text(message: str, style: dict[str, Any] | None = None, verbatim: bool = Fal
 
 def image(url: str, style: dict[str, Any] | None = None, width: int | float | None = None) -> None:
     """An image from a path relative to the lecture folder, or an http(s) URL."""
+    if width is not None and (isinstance(width, bool) or not isinstance(width, int | float)):
+        raise TypeError(f"image(width=...): expected a number of pixels, got {width!r}")
     size = None if width is None else int(width)
     api.image(url, width=size, style=_style(style, "image"))  # embeds local files as data URLs
     _remember(Rendering(kind="image", src=str(url), width=size))
@@ -78,7 +80,9 @@ def link(arg: Any = None, style: dict[str, Any] | None = None, **kwargs: Any) ->
     """Link to a function/class's source, a reference object, or a title/url; returns a label."""
     styles = _style(style, "link")
     if inspect.isfunction(arg) or inspect.isclass(arg) or inspect.ismethod(arg):
-        return api.link(arg, title=kwargs.get("title"))
+        rendering = api.code_link(arg, kwargs.get("title"), styles)
+        _emit(rendering)  # remembered for pop_renderings() too, with its style
+        return rendering.text or ""
     if arg is not None and not isinstance(arg, str) and hasattr(arg, "title"):
         reference = _reference(arg)
         title, url = reference.get("title"), reference.get("url")
@@ -88,8 +92,12 @@ def link(arg: Any = None, style: dict[str, Any] | None = None, **kwargs: Any) ->
         return _label(title, url)
     title = arg if isinstance(arg, str) else kwargs.get("title")
     url = kwargs.get("url")
+    if url is None and isinstance(arg, str) and arg.startswith(("http://", "https://")):
+        title, url = kwargs.get("title"), arg  # link("https://...") links to that URL
     if title is None and url is None:
-        raise ValueError("link(): expected a function, a reference object, a title, or url=")
+        raise ValueError(
+            f"link(): expected a function, a reference object, a title, or url=, got {arg!r:.80}"
+        )
     if url is not None and not str(url).startswith(api.ALLOWED_LINK_SCHEMES):
         raise ValueError(f"link(): URL {url!r} must start with one of {api.ALLOWED_LINK_SCHEMES}")
     _emit(Rendering(kind="link", text=title or url, url=url, style=styles))

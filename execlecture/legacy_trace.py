@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 from execlecture.schema import (
@@ -89,7 +90,25 @@ def convert_value(old: Any, where: str) -> dict[str, Any]:
     return {"kind": "repr", "type": type_name, "repr": str(contents)}
 
 
-def _convert_rendering(old: Any, file_index: dict[str, int], where: str) -> Rendering:
+def _int(value: Any, where: str) -> int:
+    """A line number from an old trace: 7 or "7" -> 7; else a ValueError naming `where`."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: expected a line number, got {value!r:.80}") from None
+
+
+def _frame(frame: Any, where: str) -> tuple[str, int, str]:
+    """One old stack frame -> (path, line, function); ValueError naming `where` if malformed."""
+    if not isinstance(frame, dict) or not isinstance(frame.get("path"), str):
+        raise ValueError(
+            f"{where}: expected a frame {{path, line_number, function_name}}, got {frame!r:.80}"
+        )
+    line = _int(frame.get("line_number"), f"{where}.line_number")
+    return frame["path"], line, str(frame.get("function_name", "<module>"))
+
+
+def _convert_rendering(old: Any, file_of: Callable[[str], int], where: str) -> Rendering:
     if not isinstance(old, dict) or old.get("type") not in OLD_RENDERING_TYPES:
         found = old.get("type") if isinstance(old, dict) else old
         raise ValueError(
@@ -104,11 +123,19 @@ def _convert_rendering(old: Any, file_index: dict[str, int], where: str) -> Rend
         return Rendering(kind="image", src=str(data or ""), style=style)
     external, internal = old.get("external_link"), old.get("internal_link")
     reference = {k: v for k, v in (external or {}).items() if v not in (None, "", [])}
-    code = None
+    if external is not None and not isinstance(external, dict):
+        raise ValueError(
+            f"{where}.external_link: expected a reference object, got {external!r:.80}"
+        )
+    code: dict[str, Any] | None = None
     if internal:
-        path = internal.get("path")
-        code = {"file": file_index.get(path, 0), "line": int(internal.get("line_number") or 1)}
-        code["name"] = str(data or path)
+        if not isinstance(internal, dict):
+            raise ValueError(
+                f"{where}.internal_link: expected {{path, line_number}}, got {internal!r:.80}"
+            )
+        path = str(internal.get("path"))
+        line = _int(internal.get("line_number") or 1, f"{where}.internal_link.line_number")
+        code = {"file": file_of(path), "line": line, "name": str(data or path)}
     url = reference.get("url")
     label = str(data or reference.get("title") or url or "")
     return Rendering(
@@ -118,13 +145,20 @@ def _convert_rendering(old: Any, file_index: dict[str, int], where: str) -> Rend
 
 def _files(old: dict[str, Any]) -> tuple[list[SourceFile], dict[str, int]]:
     hidden = old.get("hidden_line_numbers") or {}
-    files, index = [], {}
-    for path, text in (old.get("files") or {}).items():
+    old_files = old.get("files") or {}
+    if not isinstance(old_files, dict) or not isinstance(hidden, dict):
+        raise ValueError("old trace: 'files' and 'hidden_line_numbers' must map paths to values")
+    files: list[SourceFile] = []
+    index: dict[str, int] = {}
+    for path, text in old_files.items():
         if not isinstance(text, str):
             raise ValueError(f"files[{path!r}]: expected source text, got {type(text).__name__}")
         index[path] = len(files)
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        lines = sorted(int(n) for n in hidden.get(path, []))
+        lines = sorted(
+            _int(n, f"hidden_line_numbers[{path!r}][{i}]")
+            for i, n in enumerate(hidden.get(path, []))
+        )
         files.append(SourceFile(path=path, sha256=digest, text=text, hidden_lines=lines))
     return files, index
 
@@ -154,19 +188,22 @@ def convert_legacy_trace(old: Any, lecture: str = "lecture.py") -> Trace:
         if not isinstance(stack, list) or not stack:
             raise ValueError(f"{where}: expected {{stack: [frames...], env, renderings}}")
         parent = -1
-        for frame in old_step["stack"][:-1]:
-            key = (parent, frame.get("path"), frame.get("line_number"), frame.get("function_name"))
+        for depth, frame in enumerate(stack[:-1]):
+            key = (parent, *_frame(frame, f"{where}.stack[{depth}]"))
             if key not in interned:
                 interned[key] = len(stacks)
-                file = _file_of(str(frame.get("path")), files, index)
-                line, name = int(frame.get("line_number") or 0), str(frame.get("function_name"))
-                stacks.append(StackNode(parent=parent, file=file, line=line, function=name))
+                file = _file_of(key[1], files, index)
+                stacks.append(StackNode(parent=parent, file=file, line=key[2], function=key[3]))
             parent = interned[key]
-        top = old_step["stack"][-1]
-        function = str(top.get("function_name", "<module>"))
-        frame_key = (parent, len(old_step["stack"]), function)
+        top_path, top_line, function = _frame(stack[-1], f"{where}.stack[{len(stack) - 1}]")
+        frame_key = (parent, len(stack), function)
         frame_id = frames.setdefault(frame_key, len(frames))
         env = old_step.get("env") or {}
+        if not isinstance(env, dict):
+            raise ValueError(f"{where}.env: expected a dict of name -> value, got {env!r:.80}")
+        old_renderings = old_step.get("renderings") or []
+        if not isinstance(old_renderings, list):
+            raise ValueError(f"{where}.renderings: expected a list, got {old_renderings!r:.80}")
         previous = last_env.get(frame_id, {})
         encoded = {name: json.dumps(value, sort_keys=True) for name, value in env.items()}
         values = {
@@ -177,11 +214,11 @@ def convert_legacy_trace(old: Any, lecture: str = "lecture.py") -> Trace:
         cleared = sorted(set(previous) - set(env))
         last_env[frame_id] = encoded
         renderings = [
-            _convert_rendering(r, index, f"{where}.renderings[{j}]")
-            for j, r in enumerate(old_step.get("renderings") or [])
+            _convert_rendering(r, lambda p: _file_of(p, files, index), f"{where}.renderings[{j}]")
+            for j, r in enumerate(old_renderings)
         ]
-        steps.append(Step(file=_file_of(str(top.get("path")), files, index),
-                          line=int(top.get("line_number") or 1), function=function,
+        steps.append(Step(file=_file_of(top_path, files, index),
+                          line=max(top_line, 1), function=function,
                           frame=frame_id, stack=parent, values=values, cleared=cleared,
                           renderings=renderings))  # fmt: skip
     if not files:

@@ -124,6 +124,10 @@ def run_session(session: TraceSession) -> None:
     code, _ = prepare(session)
     saved_path, saved_cwd, saved_argv = list(sys.path), os.getcwd(), sys.argv
     name = session.lecture_path.stem
+    if name in sys.modules:
+        # subtle: a lecture named tokenize.py or profile.py must not replace the stdlib module
+        # every `import tokenize` in the process sees while it runs; it gets a name of its own.
+        name = f"{name}__lecture"
     saved_module = sys.modules.get(name)
     saved_shims = {shim: sys.modules.get(shim) for shim in SHIM_MODULE_NAMES}
     saved_names = set(sys.modules)

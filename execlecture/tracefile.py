@@ -126,15 +126,28 @@ def trace_to_dict(session: TraceSession) -> dict[str, Any]:
     return result
 
 
-def is_current(trace_path: Path, cwd: Path) -> bool:
-    """Whether a trace exists, validates, ran without error, and its files are unchanged."""
+def is_current(
+    trace_path: Path, cwd: Path, lecture: str | None = None, included: set[str] | None = None
+) -> bool:
+    """Whether a trace exists, validates, ran without error, and its files are unchanged.
+
+    `lecture`: the lecture's path relative to `cwd` (posix); when given, the trace must be a
+    trace of that lecture (an unchanged trace of another lecture at the same path is stale).
+    `included`: the --include'd files (relative posix paths); when given, the trace must have
+    been recorded with the same ones: every one of them embedded, and no other file stepped in.
+    """
     try:
         data = json.loads(trace_path.read_text(encoding="utf-8"))
         trace = load_trace(data)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # unreadable, not JSON, nested too deeply
         return False
-    if trace.status != "ok":
+    if trace.status != "ok" or (lecture is not None and trace.lecture != lecture):
         return False
+    if included is not None:
+        stepped = {trace.files[step.file].path for step in trace.steps} - {trace.lecture}
+        # subtle: an included file the lecture never runs is not embedded: retrace (stay correct).
+        if not stepped <= included or not included <= {f.path for f in trace.files}:
+            return False
     for f in trace.files:
         source = cwd / f.path
         try:

@@ -33,6 +33,7 @@ from execlecture.directives import DirectiveError, Directives, parse_directives
 from execlecture.schema import Rendering
 from execlecture.values import to_value
 
+_INSTALLED_DIRS = frozenset({"site-packages", "dist-packages"})
 _TRANSPARENT = frozenset({"<listcomp>", "<setcomp>", "<dictcomp>", "<genexpr>", "<lambda>"})
 _IMMUTABLE = (int, float, str, bool, bytes, type(None))
 _NO_RETURN = object()
@@ -80,7 +81,7 @@ class _Frame:
 
     __slots__ = (
         "session", "code", "frame_id", "ctx", "line", "shown", "last", "tracer",
-        "starts", "special", "step_append", "pending",
+        "starts", "special", "step_append", "pending", "exc_id",
     )  # fmt: skip
 
     def __init__(self, session: TraceSession, code: _Code, frame_id: int) -> None:
@@ -97,6 +98,7 @@ class _Frame:
         self.special = code.special
         self.step_append = session.steps.append
         self.pending = session.pending
+        self.exc_id = 0  # id() of the exception last recorded in this frame
 
     def trace(self, frame: types.FrameType, event: str, arg: Any) -> Any:
         # subtle: this runs on every line of recorded code; keep the plain-line path minimal.
@@ -112,9 +114,11 @@ class _Frame:
                 if line in self.special:
                     self.session.record(self, frame, line, "line")
                 elif self.pending:  # output or renderings only: keep them raw until writing
-                    self.session.extras[len(self.session.steps)] = {PENDING: self.pending[:]}
+                    taken = self.pending[:]
+                    # subtle: not clear(): another thread may print between the copy and here.
+                    del self.pending[: len(taken)]
+                    self.session.extras[len(self.session.steps)] = {PENDING: taken}
                     self.step_append(self.ctx | line)
-                    self.pending.clear()
                 else:
                     self.step_append(self.ctx | line)
         elif event == "return":
@@ -254,6 +258,8 @@ class TraceSession:
         abs_path = os.path.abspath(path)
         if not abs_path.startswith(str(self.cwd) + os.sep):
             return None
+        if _INSTALLED_DIRS & set(Path(abs_path).parts):  # a .venv inside the repo (make run)
+            return None  # installed code: machine-specific, so a label only, never embedded
         entry = self.file_of.get(abs_path) or self.linked_files.get(abs_path)
         if entry is None and abs_path in self.included:
             entry = self._file_for(abs_path)
@@ -307,6 +313,9 @@ class TraceSession:
         is_resumed = type(resumed) is _Frame and resumed.session is self
         if isinstance(resumed, _Frame) and is_resumed:  # a generator resuming: same frame id
             state = resumed
+            # subtle: a resume from a @stepover/@hide line turned line events off for this frame
+            # (returning None from the global hook keeps the old f_trace): turn them back on.
+            frame.f_trace_lines = True
         else:
             state = _Frame(self, code, self.next_frame)
             self.next_frame += 1
@@ -350,8 +359,8 @@ class TraceSession:
         if event != "line":
             extra["event"] = event
         if self.pending:
-            extra[PENDING] = self.pending[:]
-            self.pending.clear()
+            taken = extra[PENDING] = self.pending[:]
+            del self.pending[: len(taken)]  # not clear(): keeps what a thread printed meanwhile
         if event == "line":
             names = directives.inspect.get(line)
             if names:
@@ -389,7 +398,8 @@ class TraceSession:
                 if not is_quiet:
                     where = f"{self.files[state.code.file].rel_path}:{line}"
                     message = f"'@inspect {name}' at {where}: {name!r} is not defined there"
-                    self.warnings.append(message)
+                    if message not in self.warnings:  # once, not once per loop iteration
+                        self.warnings.append(message)
                 continue
             if type(obj) in _IMMUTABLE and state.last.get(name, _NO_RETURN) is obj:
                 continue
@@ -405,11 +415,11 @@ class TraceSession:
     def record_exception(self, state: _Frame, frame: types.FrameType, arg: Any) -> None:
         """An exception step where an exception is raised or first reaches recorded code."""
         exc, tb = arg[1], arg[2]
-        if id(exc) == self.last_exc_id and tb is not None and tb.tb_next is not None:
+        if tb is not None and self._is_recorded_deeper(id(exc), tb.tb_next, frame):
             return  # already recorded deeper; it is propagating
         if state.line is None or state.line in state.code.directives.hidden_lines:
             return
-        self.last_exc_id = id(exc)
+        self.last_exc_id = state.exc_id = id(exc)
         stack = runner.lecture_frames(traceback.extract_stack(frame))
         self.record(state, frame, state.line, "exception")
         index = len(self.steps) - 1
@@ -417,6 +427,30 @@ class TraceSession:
             runner.exception_info(exc, stack)
         )
         self.last_exc_step = index
+
+    def _is_recorded_deeper(
+        self, exc_id: int, tb: types.TracebackType | None, frame: types.FrameType
+    ) -> bool:
+        """Whether a frame deeper in this traceback already recorded the exception `exc_id`.
+
+        Entries of `frame` itself are older raises of the same object (`raise err` again): a new
+        raise, recorded again.
+
+        subtle: not "id(exc) equals the last recorded id": a caught exception is freed and the
+        next one (say, raised again by the same library call in a loop) often gets its address.
+        The frames in a live traceback are alive, so their recorded ids cannot be stale that way.
+        """
+        while tb is not None:
+            if tb.tb_frame is frame:
+                tb = tb.tb_next
+                continue
+            hook = tb.tb_frame.f_trace
+            if type(hook) is types.MethodType and type(hook.__self__) is _Frame:
+                state: _Frame = hook.__self__
+                if state.session is self and state.exc_id == exc_id:
+                    return True
+            tb = tb.tb_next
+        return False
 
     # ---- running (process set-up lives in execlecture/runner.py) -------------------------------
 
@@ -427,17 +461,44 @@ class TraceSession:
     def run(self) -> None:
         """Run the lecture's module body, then main() under the hook; exceptions are recorded."""
         runner.run_session(self)
+        self._flush_pending()
         self._finish_exception()
+
+    def _flush_pending(self) -> None:
+        """Attach output and renderings emitted after the last step (e.g. on hidden last lines)."""
+        if not self.pending or not self.num_steps:
+            return
+        extra = self.extras.setdefault(self.num_steps - 1, {})
+        extra.setdefault(PENDING, []).extend(self.pending)
+        self.pending.clear()
 
     def hook_main(self, main: Any) -> None:
         """Call the lecture's main() with the hook installed; the previous hook is restored."""
         self.main_code = main.__code__
         previous = sys.gettrace()
-        sys.settrace(self._make_global_hook())
+        hook = self._make_global_hook()
+        sys.settrace(hook)
         try:
             main()
         finally:
+            is_dropped = sys.gettrace() is not hook
             sys.settrace(previous)
+            if is_dropped:
+                self._warn_hook_dropped()
+
+    def _warn_hook_dropped(self) -> None:
+        """Say that steps are missing: CPython removes a trace hook that raises.
+
+        subtle: near the recursion limit the call into the hook itself raises RecursionError, so
+        a RecursionError in traced code (or a lecture calling sys.settrace) ends the recording.
+        TODO: sys.monitoring (3.12+) would let the tracer survive; settrace on 3.11 cannot.
+        """
+        lecture = self.files[0].rel_path if self.files else str(self.lecture_path)
+        self.warnings.append(
+            f"tracing of {lecture} stopped after step {self.num_steps - 1}: the trace hook was "
+            "removed (a RecursionError in traced code, or the lecture called sys.settrace); "
+            "later steps are missing"
+        )
 
     def _finish_exception(self) -> None:
         """Make sure an uncaught exception is the last step, with its full traceback."""

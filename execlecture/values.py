@@ -11,6 +11,7 @@ torch is used only when the lecture already imported it (we never import it here
 from __future__ import annotations
 
 import dataclasses
+import enum
 import math
 import reprlib
 import sys
@@ -101,7 +102,11 @@ class _Serializer:
         out: dict[str, Any] = {"kind": "repr", "type": _type_name(obj)}
         self.memo[key] = out
         self.keep.append(obj)
-        out.update(self._compound(obj, depth))
+        try:
+            out.update(self._compound(obj, depth))
+        except Exception as exc:  # one odd object (a raising __len__...) spoils only its own node
+            out.clear()
+            out.update(kind="repr", type=_type_name(obj), value=_failed(exc))
         return out
 
     def _scalar(self, obj: Any) -> dict[str, Any] | None:
@@ -170,6 +175,8 @@ class _Serializer:
             return {"kind": "module", "name": obj.__name__}
         if isinstance(obj, type):
             return {"kind": "type", "name": f"{obj.__module__}.{obj.__qualname__}"}
+        if isinstance(obj, enum.Enum):  # its repr (<Color.RED: 1>), not _value_/_name_ internals
+            return {"kind": "repr", "value": _short_repr(obj)}
         fields = _fields(obj)
         if fields is None:
             return {"kind": "repr", "value": _short_repr(obj)}
@@ -262,6 +269,11 @@ def _contents(flat: Any, size: int, tolist: Any, node: dict[str, Any]) -> dict[s
     return node
 
 
+def _failed(exc: Exception) -> str:
+    """The text shown for a value whose serialization raised."""
+    return f"<not serializable: {type(exc).__name__}: {exc}>"[:MAX_STR]
+
+
 def to_value(obj: Any) -> dict[str, Any]:
     """Serialize one value into a JSON value node.
 
@@ -270,5 +282,4 @@ def to_value(obj: Any) -> dict[str, Any]:
     try:
         return _Serializer().node(obj)
     except Exception as exc:  # the tracer calls this inside the lecture: it must never raise
-        return {"kind": "repr", "type": _type_name(obj),
-                "value": f"<not serializable: {type(exc).__name__}: {exc}>"[:MAX_STR]}  # fmt: skip
+        return {"kind": "repr", "type": _type_name(obj), "value": _failed(exc)}

@@ -36,7 +36,10 @@ def _softmax_fwd_kernel(x_ptr, y_ptr, C, BLOCK_C: tl.constexpr):
         cols = start + offs
         x = tl.load(x_ptr + row * C + cols, mask=cols < C, other=float("-inf")).to(tl.float32)
         m_new = tl.maximum(m, tl.max(x, axis=0))
-        s = s * tl.exp(m - m_new) + tl.sum(tl.exp(x - m_new), axis=0)  # rescale the old sum
+        # subtle: while every value so far is -inf (a masked prefix), m_new - m is -inf - -inf =
+        # NaN; subtracting 0 instead keeps the sum at exactly 0 until a finite value arrives.
+        m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
+        s = s * tl.exp(m - m_safe) + tl.sum(tl.exp(x - m_safe), axis=0)  # rescale the old sum
         m = m_new
     for start in range(0, C, BLOCK_C):
         cols = start + offs

@@ -149,3 +149,85 @@ def test_import_trace_cli(tmp_path: Path) -> None:
     result = _run("import-trace", str(bad), "-o", str(tmp_path / "x.json"), cwd=tmp_path)
     assert result.returncode == 2 and "missing 'steps'" in result.stdout + result.stderr
     assert not (tmp_path / "x.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda t: t["steps"][1]["stack"].__setitem__(0, "main"), r"steps\[1\]\.stack\[0\]"),
+        (
+            lambda t: t["steps"][1]["stack"][1].update(line_number="seven"),
+            r"steps\[1\]\.stack\[1\]\.line_number: expected a line number, got 'seven'",
+        ),
+        (lambda t: t["steps"][0].update(env=[1, 2]), r"steps\[0\]\.env: expected a dict"),
+        (lambda t: t["steps"][0].update(renderings="x"), r"steps\[0\]\.renderings: expected"),
+        (
+            lambda t: t["steps"][1]["renderings"][2].update(internal_link="intro"),
+            r"steps\[1\]\.renderings\[2\]\.internal_link",
+        ),
+        (
+            lambda t: t.update(hidden_line_numbers={"lecture_old.py": ["five"]}),
+            r"hidden_line_numbers\['lecture_old.py'\]\[0\]",
+        ),
+    ],
+)
+def test_malformed_old_frames_are_value_errors_naming_where(mutate, message: str) -> None:
+    # These used to escape as AttributeError/bare int() errors: a traceback from the CLI
+    # instead of the one-line "where and what" error every other bad input gets.
+    old = json.loads((SAMPLES / "old_trace.json").read_text(encoding="utf-8"))
+    mutate(old)
+    with pytest.raises(ValueError, match=message):
+        import_legacy_json(json.dumps(old))
+
+
+@pytest.mark.parametrize("output", ["lecture.py", "afile/new.json", "adir"])
+def test_import_trace_refuses_bad_outputs_without_touching_them(
+    tmp_path: Path, output: str
+) -> None:
+    # -o lecture.py used to replace the Python source with trace JSON; a path under a file
+    # escaped as a traceback. Each is now the one-line exit-2 error, nothing written.
+    (tmp_path / "lecture.py").write_text("x = 1\n", encoding="utf-8")
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    (tmp_path / "adir").mkdir()
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    old = str(SAMPLES / "old_trace.json")
+    result = _run("import-trace", old, "-o", output, cwd=tmp_path)
+    err = result.stderr.strip()
+    assert result.returncode == 2 and len(err.splitlines()) == 1, err
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_shim_function_links_keep_style_and_are_popped() -> None:
+    # link(fn, style=...) used to drop the style and be missing from pop_renderings().
+    execute_util.pop_renderings()
+    label = execute_util.link(execute_util.text, style={"color": "gray"})
+    assert label == "text"
+    (rendering,) = execute_util.pop_renderings()
+    assert rendering.kind == "link" and rendering.style == {"color": "gray"}
+    assert rendering.code is not None and rendering.code["name"] == "text"
+
+
+def test_shim_link_to_a_bare_url_is_clickable() -> None:
+    execute_util.pop_renderings()
+    url = "https://arxiv.org/abs/1706.03762"
+    assert execute_util.link(url) == f"[{url}]({url})"
+    assert execute_util.link(url, title="Attention") == f"[Attention]({url})"
+    assert [r.url for r in execute_util.pop_renderings()] == [url, url]
+    assert execute_util.link("just a title") == "just a title"
+
+
+def test_shim_bad_arguments_name_the_value() -> None:
+    with pytest.raises(TypeError, match=r"image\(width=...\).*'50%'"):
+        execute_util.image("https://e.org/x.png", width="50%")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"link\(\).*got 7"):
+        execute_util.link(7)
+
+
+def test_internal_link_to_a_file_the_old_trace_did_not_embed_points_at_that_file() -> None:
+    # It used to point at file 0 (the lecture) at the other file's line number.
+    old = json.loads((SAMPLES / "old_trace.json").read_text(encoding="utf-8"))
+    old["steps"][1]["renderings"][2]["internal_link"] = {"path": "lib/ops.py", "line_number": 3}
+    trace = convert_legacy_trace(old, "lecture_old.py")
+    code = trace.steps[1].renderings[2].code
+    assert code is not None and trace.files[code["file"]].path == "lib/ops.py"
+    load_trace(dump_trace(trace))

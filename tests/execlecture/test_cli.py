@@ -69,6 +69,7 @@ def test_lecture_that_raises_still_writes_a_trace(workdir: Path) -> None:
         ("x = 1\n", ["run", "lec.py"], "has no top-level main()"),
         (GOOD, ["run", "lec.py", "-o", "lec.py"], "is a source file"),
         (GOOD, ["run", "lec.py", "-o", "other.py"], "is a source file"),
+        (GOOD, ["run", "lec.py", "-o", "notes.md"], "does not end in .json"),
         (GOOD, ["run", "lec.py", "-o", "locked/t.json"], "not writable"),
         (
             GOOD + "y = 2  # @inspct y\n",
@@ -185,3 +186,67 @@ def test_python_dash_m_entry_point(workdir: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout == "1\n"  # lecture output passes through
     assert "wrote t.json" in done.stderr
+
+
+def test_if_stale_retraces_when_the_trace_is_of_another_lecture(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The trace's own sources are unchanged, but it is not a trace of this lecture.
+    (workdir / "a.py").write_text(GOOD)
+    (workdir / "b.py").write_text(GOOD.replace("x = 1", "x = 3"))
+    assert main(["run", "a.py", "-o", "t.json"]) == 0
+    capsys.readouterr()
+    assert main(["run", "b.py", "-o", "t.json", "--if-stale"]) == 0
+    assert "up to date" not in capsys.readouterr().err
+    assert load_trace(json.loads((workdir / "t.json").read_text())).lecture == "b.py"
+
+
+def test_new_into_a_path_under_a_file_is_one_line_exit_2(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (workdir / "afile").write_text("x")
+    assert main(["new", "lec", "--dir", "afile"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "cannot write" in err and len(err.splitlines()) == 1, err
+
+
+def test_if_stale_retraces_when_the_include_set_changed(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A trace records the included files it stepped in; asking for a different set is stale.
+    (workdir / "mylib").mkdir()
+    (workdir / "mylib" / "ops.py").write_text("def double(v):\n    return 2 * v\n")
+    (workdir / "lec.py").write_text("from mylib.ops import double\n\ndef main():\n    double(4)\n")
+    include = ["--include", "mylib/*.py"]
+
+    def run(*extra: str) -> bool:
+        """Run with --if-stale; True when it said up to date."""
+        capsys.readouterr()
+        assert main(["run", "lec.py", "-o", "t.json", "--if-stale", *extra]) == 0
+        return "up to date" in capsys.readouterr().err
+
+    assert not run(*include)
+    assert run(*include)
+    assert not run()  # the trace steps in mylib/ops.py, which is no longer included
+    assert run()
+    assert not run(*include)  # the plain trace never embedded mylib/ops.py
+
+
+def test_json_nested_too_deeply_is_a_one_line_error(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # json.loads raises RecursionError (not a ValueError) here: it escaped as a traceback.
+    deep = workdir / "deep.json"
+    deep.write_text('{"steps": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    assert main(["validate", "deep.json"]) == 1
+    assert main(["import-trace", "deep.json", "-o", "new.json"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "recursion" in err[0] and "recursion" in err[1], err
+    assert not (workdir / "new.json").exists()
+
+
+def test_if_stale_retraces_over_a_trace_nested_too_deeply(workdir: Path) -> None:
+    (workdir / "lec.py").write_text(GOOD)
+    (workdir / "t.json").write_text('{"steps": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    assert main(["run", "lec.py", "-o", "t.json", "--if-stale"]) == 0
+    assert load_trace(json.loads((workdir / "t.json").read_text())).lecture == "lec.py"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import math
 
@@ -132,6 +133,21 @@ class _Exploding:
 def test_serialization_errors_become_repr_nodes() -> None:
     node = to_value(_Exploding())
     assert node["kind"] == "repr" and "RuntimeError: boom" in node["value"]
+
+
+def test_one_unserializable_item_spoils_only_its_own_node() -> None:
+    # Before, the whole list became one "not serializable" repr and the 1 was lost.
+    node = to_value([1, _Exploding()])
+    assert node["kind"] == "list" and node["items"][0] == to_value(1)
+    assert node["items"][1]["kind"] == "repr" and "RuntimeError: boom" in node["items"][1]["value"]
+
+
+def test_enums_show_their_repr_not_their_internals() -> None:
+    class Color(enum.Enum):
+        RED = 1
+
+    node = to_value(Color.RED)
+    assert node["kind"] == "repr" and node["value"] == "<Color.RED: 1>"
 
 
 def test_objects_by_fields_and_fallbacks() -> None:

@@ -187,3 +187,27 @@ def test_any_lecture_gives_valid_json_that_validates(
     assert loaded.status == ("error" if is_raising else "ok")
     if is_raising:
         assert loaded.steps[-1].event == "exception"
+
+
+def test_a_lecture_named_like_a_loaded_module_does_not_shadow_it(tmp_path: Path) -> None:
+    # The lecture's module was registered as sys.modules[stem]: a lecture called json.py made
+    # every `import json` during the run (its own, and any library's) return the lecture.
+    (tmp_path / "json.py").write_text(
+        "def main():\n    import json as lib\n    text = lib.dumps([1])  # @inspect text\n"
+    )
+    real_json = sys.modules["json"]
+    trace = _trace(tmp_path / "json.py", tmp_path)
+    assert sys.modules["json"] is real_json
+    assert trace["status"] == "ok", trace.get("exception")
+    values = [s["values"]["text"]["value"] for s in trace["steps"] if "values" in s]
+    assert values == ["[1]"]
+
+
+def test_an_undefined_inspect_name_in_a_loop_warns_once(tmp_path: Path) -> None:
+    # One warning per execution of the line: a typo in a hot loop printed thousands of lines.
+    (tmp_path / "lec.py").write_text(
+        "def main():\n    for i in range(50):\n        x = i  # @inspect typo\n"
+    )
+    session = TraceSession("lec.py", cwd=tmp_path)
+    session.run()
+    assert session.warnings == ["'@inspect typo' at lec.py:3: 'typo' is not defined there"]

@@ -32,6 +32,19 @@ def test_softmax_is_stable_for_huge_logits():
     assert torch.allclose(y, softmax_reference(x), atol=1e-6)
 
 
+def test_softmax_with_a_masked_first_block_is_not_nan():
+    # Left padding / masks: the first 20 columns (more than one interpreter block of 16) are
+    # -inf. The online update computed exp(-inf - -inf) = NaN there and poisoned the whole row.
+    x = randn(2, 40, dtype=torch.float32, device=triton_device())
+    x[:, :20] = float("-inf")
+    x[1] = float("-inf")  # an all -inf row stays NaN, as in torch.softmax
+    y = softmax_triton(x)
+    expected = softmax_reference(x)
+    assert torch.isfinite(y[0]).all(), y[0]
+    assert torch.allclose(y[0], expected[0], atol=1e-6)
+    assert torch.isnan(y[1]).all() and torch.isnan(expected[1]).all()
+
+
 def test_dispatcher_uses_reference_on_cpu():
     x = torch.randn(3, 5)
     assert torch.equal(softmax(x), softmax_reference(x))

@@ -13,7 +13,7 @@ def main():
     print("hello")
     print("to stderr", file=sys.stderr)
     shout("inner")
-    text("a *rendering* and output on one line"); print("same line")
+    text("a *rendering* and output on one line"); print("same line")  # fmt: skip
     sys.stdout.write("no newline")
 
 

@@ -1,8 +1,9 @@
 """End-to-end alignment on CPU: pre-train a tiny base model on flawed addition, then SFT, DPO, GRPO.
 
-`python -m lm.alignment.demo sft|dpo|grpo|all [--steps N] [--out runs/alignment]`. The base model
-(cached under the out dir) is pre-trained on a mixture of bare sums and worked sums that often forget
-the carry; each stage then measures exact-match accuracy on held-out problems before and after.
+`python -m lm.alignment.demo sft|dpo|grpo|all [--steps N] [--out runs/alignment]`. The base
+model (cached under the out dir) is pre-trained on a mixture of bare sums and worked sums that often
+forget the carry; each stage then measures exact-match accuracy on held-out problems before and
+after.
 A single stage starts from the base model; `all` chains base -> SFT -> DPO -> GRPO. Writes
 `log.jsonl` (one record per step and per evaluation), `curves.png` and `results.json`.
 """
@@ -68,8 +69,8 @@ def base_model(config: DemoConfig, out: Path, log=None) -> torch.nn.Module:
     """The pre-trained base model, loaded from `out/base_<hash>.pt` when the config matches."""
     tokenizer = AdditionTokenizer()
     train, _ = split_problems(num_test=config.num_test, seed=config.seed)
-    key = {k: v for k, v in asdict(config).items() if k in ("size", "pretrain_steps", "p_raw",
-                                                           "p_forget", "num_test", "seed")}  # fmt: skip
+    names = ("size", "pretrain_steps", "p_raw", "p_forget", "num_test", "seed")
+    key = {k: v for k, v in asdict(config).items() if k in names}
     path = out / "base.pt"
     model = loops.make_model(tokenizer, config.size, config.seed)
     if path.exists():

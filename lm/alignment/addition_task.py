@@ -108,8 +108,24 @@ def base_text(problem: Problem, rng: random.Random, p_raw: float, p_forget: floa
     return f"{problem.prompt}{worked(problem.a, problem.b, forget)}{EOS}"
 
 
+def spurious_carry(a: int, b: int) -> str:
+    """The opposite mistake: a carry of 1 added into the tens column where none exists.
+
+    spurious_carry(12, 34) -> "<think>2+4=6 1+3+1=5</think> <answer>56</answer>".
+    """
+    ones = a % 10 + b % 10
+    tens = a // 10 + b // 10 + 1 + (ones >= 10)
+    return f"<think>{a % 10}+{b % 10}={ones} {a // 10}+{b // 10}+1={tens}</think> " \
+        f"<answer>{tens}{ones % 10}</answer>"  # fmt: skip
+
+
 def preference_pair(problem: Problem) -> tuple[str, str]:
-    """(chosen, rejected) responses: the correct worked answer vs the carry-forgetting one."""
-    chosen = worked(problem.a, problem.b) + EOS
-    rejected = worked(problem.a, problem.b, forget_carry=True) + EOS
-    return chosen, rejected
+    """(chosen, rejected): the correct worked answer vs a plausible wrong one.
+
+    With a carry the rejected answer forgets it; without one it adds a carry that is not there,
+    so preferences teach both directions, not "always carry".
+    """
+    a, b = problem.a, problem.b
+    chosen = worked(a, b) + EOS
+    rejected = worked(a, b, forget_carry=True) if has_carry(a, b) else spurious_carry(a, b)
+    return chosen, rejected + EOS

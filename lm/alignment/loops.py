@@ -156,19 +156,24 @@ def dpo(
     batch_size: int = 16,
     beta: float = 0.1,
     lr: float = 5e-4,
+    nll_weight: float = 0.0,
     seed: int = 0,
     log: Log | None = None,
 ) -> None:
-    """DPO on (correct, carry-forgetting) pairs against a frozen copy of the starting model."""
+    """DPO on (correct, wrong-carry) pairs against a frozen copy of the starting model.
+
+    nll_weight > 0 adds the chosen responses' per-token negative log-likelihood (as in RPO,
+    Pang et al. 2024, https://arxiv.org/abs/2404.19733): pure DPO can lower the likelihood of
+    both responses, and with them the format tokens every answer shares.
+    """
     rng = random.Random(seed)
     reference = copy.deepcopy(model).eval()
     for p in reference.parameters():
         p.requires_grad_(False)
-    pool = [p for p in train if has_carry(p.a, p.b)]  # elsewhere chosen == rejected
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     for step in range(steps):
         model.train()
-        batch = rng.sample(pool, batch_size)
+        batch = rng.sample(list(train), batch_size)
         pairs = [preference_pair(p) for p in batch]
         prompts = [p.prompt for p in batch] * 2
         responses = [c for c, _ in pairs] + [r for _, r in pairs]
@@ -177,12 +182,15 @@ def dpo(
             ref = sequence_log_probs(reference, tokenizer, prompts, responses)  # [2B]
         n = len(batch)
         loss, meta = dpo_loss(policy[:n], policy[n:], ref[:n], ref[n:], beta)
+        chosen_tokens = sum(len(c) for c, _ in pairs)  # one token per character
+        nll = -policy[:n].sum() / chosen_tokens
         optimizer.zero_grad(set_to_none=True)
-        loss.mean().backward()
+        (loss.mean() + nll_weight * nll).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         if log:
-            log(step, {"loss": float(loss.mean().detach()), "margin": float(meta["margin"].mean()),
+            log(step, {"loss": float(loss.mean().detach()), "nll": float(nll.detach()),
+                       "margin": float(meta["margin"].mean()),
                        "pair_accuracy": float(meta["accuracy"].mean())})  # fmt: skip
 
 

@@ -39,6 +39,11 @@ def test_worked_examples_are_graded_by_the_r1_zero_reward() -> None:
         assert r1_zero_reward_fn(worked(a, b, True), str(a + b))["reward"] == expect
     chosen, rejected = preference_pair(Problem(67, 58))
     assert chosen != rejected and chosen.endswith("\n")
+    for a, b in [(12, 34), (5, 3), (67, 58), (90, 9)]:  # rejected: well formatted but wrong
+        chosen, rejected = preference_pair(Problem(a, b))
+        assert r1_zero_reward_fn(chosen.strip(), str(a + b))["reward"] == 1.0
+        graded = r1_zero_reward_fn(rejected.strip(), str(a + b))
+        assert graded["format_reward"] == 1.0 and graded["reward"] == 0.0
 
 
 def test_tokenizer_round_trip_and_errors() -> None:

@@ -6,7 +6,7 @@ forget the carry; each stage then measures exact-match accuracy on held-out prob
 after.
 Every stage starts from the same base model (`all` runs the three side by side: run after SFT,
 off-policy DPO on these pairs lowered accuracy in our tries, as the report says). Writes
-`log.jsonl` (one record per step and per evaluation), `curves.png` and `results.json`.
+`log.jsonl` (one record per step and per evaluation), `curves_<stage>.svg` and `results.json`.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import torch
 
 from lm.alignment import loops
 from lm.alignment.addition_task import AdditionTokenizer, base_text, split_problems
+from lm.loss_plot import write_loss_svg
 
 STAGES = ("sft", "dpo", "grpo")
 
@@ -150,35 +151,28 @@ def run_stage(
     return {"before": before, "after": after, "steps": total, "seconds": seconds}
 
 
-def plot_curves(curves: dict[str, dict[str, list[float]]], path: Path) -> None:
-    """Accuracy vs step per stage (plus GRPO's mean reward and DPO's pair accuracy)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    stages = [s for s in STAGES if s in curves]
-    fig, axes = plt.subplots(1, max(len(stages), 1), figsize=(4 * max(len(stages), 1), 3.2))
-    axes = [axes] if len(stages) <= 1 else list(axes)
-    for ax, stage in zip(axes, stages, strict=False):
+def plot_curves(curves: dict[str, dict[str, list[float]]], out: Path) -> list[Path]:
+    """One SVG per stage, `curves_<stage>.svg`: held-out accuracy as dots, the per-step signal
+    (GRPO's mean rollout reward, DPO's pair accuracy, SFT's loss) as a line. lm/ may not import
+    matplotlib, so this uses the hand-written SVG of lm.loss_plot."""
+    written = []
+    signal = {"grpo": "reward", "dpo": "pair_accuracy", "sft": "loss"}
+    for stage in (s for s in STAGES if s in curves):
         c = curves[stage]
-        ax.plot(c["eval_step"], c["eval_accuracy"], "o-", label="held-out accuracy")
-        if "reward" in c:
-            ax.plot(c["step"], c["reward"], alpha=0.6, label="rollout reward")
-        if "pair_accuracy" in c:
-            ax.plot(c["step"], c["pair_accuracy"], alpha=0.6, label="pair accuracy")
-        ax.set(title=stage.upper(), xlabel="step", ylim=(0, 1.02))
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    _atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
-    plt.close(fig)
+        line = list(zip(c["step"], c[signal[stage]], strict=True))
+        dots = list(zip(c["eval_step"], c["eval_accuracy"], strict=True))
+        path = out / f"curves_{stage}.svg"
+        title = f"{stage.upper()}: held-out accuracy (dots), {signal[stage]} per step (line)"
+        write_loss_svg(path, line, dots, {"base accuracy": c["eval_accuracy"][0]}, title)
+        written.append(path)
+    return written
 
 
 def run_demo(
     stage: str, out: Path, config: DemoConfig | None = None, steps: int | None = None,
     show_progress: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
-    """Run one stage (or "all") and write log.jsonl, curves.png, results.json under `out`."""
+    """Run one stage (or "all") and write log.jsonl, curves_<stage>.svg, results.json under `out`."""
     if stage not in (*STAGES, "all"):
         raise ValueError(f"run_demo: stage={stage!r} (expected one of {(*STAGES, 'all')})")
     config = config or DemoConfig()
@@ -210,7 +204,7 @@ def run_demo(
         if progress is not None:
             progress.stop()
     results["curves"] = {k: v for k, v in recorder.curves.items() if k != "pretrain"}
-    plot_curves(results["curves"], out / "curves.png")
+    plot_curves(results["curves"], out)
     text = json.dumps(results, indent=1)
     _atomic_write(out / "results.json", lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     return results
@@ -239,7 +233,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{b['format_rate']:.3f} -> {a['format_rate']:.3f}  carry {b['carry_accuracy']:.3f}"
             f" -> {a['carry_accuracy']:.3f}  ({r['steps']} steps, {r['seconds']} s)\n"
         )
-    sys.stdout.write(f"wrote {args.out / 'results.json'}, log.jsonl, curves.png\n")
+    sys.stdout.write(f"wrote {args.out / 'results.json'}, log.jsonl, curves_<stage>.svg\n")
 
 
 if __name__ == "__main__":

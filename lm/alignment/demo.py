@@ -172,7 +172,7 @@ def run_demo(
     stage: str, out: Path, config: DemoConfig | None = None, steps: int | None = None,
     show_progress: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
-    """Run one stage (or "all") and write log.jsonl, curves_<stage>.svg, results.json under `out`."""
+    """Run one stage (or "all"); write log.jsonl, curves_<stage>.svg, results.json in `out`."""
     if stage not in (*STAGES, "all"):
         raise ValueError(f"run_demo: stage={stage!r} (expected one of {(*STAGES, 'all')})")
     config = config or DemoConfig()

@@ -200,12 +200,18 @@ def main() -> None:
     parser.add_argument(
         "--compile", action="store_true", help="also time torch.compile (slow on CPU)"
     )
+    parser.add_argument(
+        "--only", choices=["train", "decode", "memory"], help="run one section (default: all)"
+    )
     args = parser.parse_args()
     print(f"device {args.device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
           f"shape {SHAPE}, batch {BATCH}")  # fmt: skip
-    bench_train_step(args.device, args.steps, args.compile)
-    bench_decode(args.device, args.decode_tokens)
-    bench_memory(args.device)
+    if args.only in (None, "train"):
+        bench_train_step(args.device, args.steps, args.compile)
+    if args.only in (None, "decode"):
+        bench_decode(args.device, args.decode_tokens)
+    if args.only in (None, "memory"):
+        bench_memory(args.device)
 
 
 if __name__ == "__main__":

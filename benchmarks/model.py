@@ -210,7 +210,10 @@ def main() -> None:
     parser.add_argument(
         "--only", choices=["train", "decode", "memory"], help="run one section (default: all)"
     )
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"device {args.device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
           f"shape {SHAPE}, batch {BATCH}")  # fmt: skip
     if args.only in (None, "train"):

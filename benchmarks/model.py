@@ -152,7 +152,11 @@ def bench_train_step(device: str, steps: int, compile_too: bool) -> None:
               f"{time.perf_counter() - start:.0f} s)")  # fmt: skip
 
 
-def bench_decode(device: str, new_tokens: int) -> None:
+def bench_decode(device: str, new_tokens: int, threads: int) -> None:
+    # subtle: one-token decode ops are too small to split; on a shared CPU two OpenMP threads
+    # spin at barriers and make them ~20x slower, so decode is timed (both ways) on `threads`
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = TransformerLM(**{**SHAPE, "context_length": new_tokens + 16}).to(device).eval()
     prompt = [list(range(1, 9))]
@@ -161,7 +165,9 @@ def bench_decode(device: str, new_tokens: int) -> None:
         start = time.perf_counter()
         out = generate(model, prompt, new_tokens, sampling=Sampling(0), use_cache=use_cache)
         rates[use_cache] = len(out[0]) / (time.perf_counter() - start)
-    print(f"decode {new_tokens} tokens: KV cache {rates[True]:8.1f} tok/s   no cache "
+    torch.set_num_threads(previous)
+    print(f"decode {new_tokens} tokens ({threads} thread(s)): "
+          f"KV cache {rates[True]:8.1f} tok/s   no cache "
           f"{rates[False]:8.1f} tok/s   "
           f"speedup {rates[True] / rates[False]:.1f}x (target >= 5x)")  # fmt: skip
 
@@ -197,15 +203,25 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--decode-tokens", type=int, default=256)
+    parser.add_argument("--decode-threads", type=int, default=1, help="CPU threads for decoding")
     parser.add_argument(
         "--compile", action="store_true", help="also time torch.compile (slow on CPU)"
     )
+    parser.add_argument(
+        "--only", choices=["train", "decode", "memory"], help="run one section (default: all)"
+    )
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"device {args.device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
           f"shape {SHAPE}, batch {BATCH}")  # fmt: skip
-    bench_train_step(args.device, args.steps, args.compile)
-    bench_decode(args.device, args.decode_tokens)
-    bench_memory(args.device)
+    if args.only in (None, "train"):
+        bench_train_step(args.device, args.steps, args.compile)
+    if args.only in (None, "decode"):
+        bench_decode(args.device, args.decode_tokens, args.decode_threads)
+    if args.only in (None, "memory"):
+        bench_memory(args.device)
 
 
 if __name__ == "__main__":

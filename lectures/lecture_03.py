@@ -233,7 +233,7 @@ def a_training_run():
         "trained on 2 MiB of TinyStories, a small model, AdamW, the cosine schedule."
     )
     out_dir = tempfile.mkdtemp(prefix="lecture03_")
-    max_steps = 8 if IS_SMOKE else 120
+    max_steps = 8 if IS_SMOKE else 500
     config = config_from_dict(make_config(out_dir, max_steps), "lecture_03")
     summary = train(config)  # @inspect summary
     records = [
@@ -269,10 +269,10 @@ def a_training_run():
 
 def make_config(out_dir, max_steps):  # @hide
     return {
-        "out_dir": out_dir, "num_threads": 2,
+        "out_dir": out_dir, "num_threads": 1,
         "data": {"text": "ts_2MiB.txt", "vocab_size": 1024},
         "model": {"context_length": 64, "d_model": 64, "num_layers": 2, "num_heads": 4, "d_ff": 176},
-        "train": {"batch_size": 8, "max_steps": max_steps, "lr": 5e-3, "min_lr": 5e-4,
+        "train": {"batch_size": 16, "max_steps": max_steps, "lr": 5e-3, "min_lr": 5e-4,
                   "warmup_steps": max(1, max_steps // 10), "eval_every": max(4, max_steps // 5),
                   "eval_batches": 4, "log_every": 2, "checkpoint_every": 10_000},
     }  # fmt: skip

@@ -12,7 +12,7 @@ import gc
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from itertools import chain, repeat
+from itertools import chain, compress, repeat
 from pathlib import Path
 from typing import NoReturn
 
@@ -239,10 +239,15 @@ class Tokenizer:
         pretoken_ends = np.cumsum(np.fromiter(map(len, pretokens), np.int64, len(pretokens)))
         segment_ends = np.cumsum(np.fromiter(map(len, joinable), np.int64, len(joinable)))
         last = np.searchsorted(pretoken_ends, segment_ends)  # (segments,) its last pre-token
+        # a segment of one pre-token shares that pre-token's tuple (less memory, warmer lookups)
+        single = np.diff(last, prepend=-1) == 1  # (segments,)
+        shared = map(pretoken_ids.__getitem__, last[single].tolist())
+        cache.update(zip(compress(joinable, single), shared, strict=True))
         id_ends = np.cumsum(np.fromiter(map(len, pretoken_ids), np.int64, len(pretoken_ids)))
-        stops = id_ends[last].tolist()
-        pieces = map(ids.__getitem__, map(slice, [0, *stops[:-1]], stops))  # tuples, all in C
-        cache.update(zip(joinable, pieces, strict=True))
+        bounds = np.concatenate([[0], id_ends[last]])  # (segments + 1,) id offsets
+        multi = ~single
+        slices = map(slice, bounds[:-1][multi].tolist(), bounds[1:][multi].tolist())
+        cache.update(zip(compress(joinable, multi), map(ids.__getitem__, slices), strict=True))
 
     def _bpe_all(self, pretokens: list[str]) -> list[tuple[int, ...]]:
         """Each pre-token's ids; BPE runs once per pre-token not seen before."""

@@ -1,9 +1,10 @@
 """Encoding many texts or one big file with several processes (the GIL keeps threads from helping).
 
-Each worker holds its own `Tokenizer` (and its own pre-token cache) and sends back numpy arrays,
-which pickle far faster than lists of ints. `encode_file` writes a `.npy` of token ids (uint16 when
-the vocabulary fits) through `np.lib.format.open_memmap`, streaming: memory stays bounded by a few
-chunks whatever the file size.
+`encode_batch` cuts the texts into equal runs: the caller encodes the first run itself, forked
+workers (each with its own `Tokenizer` and caches) the others, and each worker sends back one flat
+numpy array per run, which pickles far faster than lists of ints. `encode_file` writes a `.npy` of
+token ids (uint16 when the vocabulary fits) through `np.lib.format.open_memmap`, streaming: memory
+stays bounded by a few chunks whatever the file size.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Same merges as `BPETokenizer`, applied per GPT-2 pre-token by merge rank (lowest rank first, as
 GPT-2's encoder.py does), with caches of segment -> ids and pre-token -> ids, so a repeated word
-costs one dict lookup.
+costs one dict lookup. A text's new segments are handled in bulk (one regex call over all of them,
+BPE once per new pre-token), not one by one.
 Special tokens are cut out before pre-tokenization and are never split; the longest one wins.
 """
 

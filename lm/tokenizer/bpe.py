@@ -32,6 +32,8 @@ from lm.tokenizer.pretokenize import (
 
 # encode_iterable buffers at least this many characters before looking for a safe cut.
 STREAM_BUFFER_CHARS = 1 << 16
+# encode handles text with special tokens in blocks of about this many characters.
+ENCODE_BLOCK_CHARS = 1 << 20
 # The pre-token cache is dropped past this many entries (bounds memory on huge inputs).
 MAX_CACHE_ENTRIES = 1 << 20
 
@@ -285,6 +287,20 @@ class Tokenizer:
         if self._special_regex is None:
             return self.encode_ordinary(text)
         parts = self._special_regex.split(text)  # [plain, special, plain, ..., plain]
+        # in blocks of about ENCODE_BLOCK_CHARS: memory stays bounded by a block's segments
+        ids: list[int] = []
+        start, size = 0, 0
+        for k in range(0, len(parts), 2):
+            size += len(parts[k])
+            if size >= ENCODE_BLOCK_CHARS or k == len(parts) - 1:
+                ids += self._encode_parts(parts[start : k + 1])
+                if k + 1 < len(parts):
+                    ids.append(self._special_to_id[parts[k + 1]])
+                start, size = k + 2, 0
+        return ids
+
+    def _encode_parts(self, parts: list[str]) -> list[int]:
+        """Encode [plain, special, plain, ..., plain]."""
         segment_lists = list(map(SEGMENT_REGEX.findall, parts[::2]))
         try:
             return self._join_ids(parts[1::2], segment_lists)

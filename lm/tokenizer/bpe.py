@@ -24,6 +24,7 @@ from lm.tokenizer import gpt2_files
 from lm.tokenizer.pretokenize import (
     GPT2_ASCII_REGEX,
     GPT2_REGEX,
+    SAFE_CUT_REGEX,
     SEGMENT_REGEX,
     WHITESPACE_CHARS,
     last_safe_cut,
@@ -276,12 +277,16 @@ class Tokenizer:
 
     def encode_ordinary(self, text: str) -> list[int]:
         """Encode ignoring special tokens (they are encoded as plain text)."""
-        segments = SEGMENT_REGEX.findall(text)
-        try:  # all segments seen before: one C-level pass
-            return list(chain.from_iterable(map(self._segment_cache.__getitem__, segments)))
-        except KeyError:
-            self._add_segments(segments)
-        return list(chain.from_iterable(map(self._segment_cache.__getitem__, segments)))
+        ids: list[int] = []
+        start = 0
+        while start < len(text):  # in blocks of about ENCODE_BLOCK_CHARS, cut at safe cuts
+            cut = None
+            if len(text) - start > 2 * ENCODE_BLOCK_CHARS:
+                cut = SAFE_CUT_REGEX.search(text, start + ENCODE_BLOCK_CHARS)
+            stop = cut.start() if cut else len(text)
+            ids += self._encode_parts([text[start:stop]])
+            start = stop
+        return ids
 
     def encode(self, text: str) -> list[int]:
         """ "hello world" -> [31373, 995] with GPT-2's files; special tokens map to their own id."""

@@ -72,3 +72,16 @@ def test_encode_in_blocks_equals_tiktoken(
     text = "<|endoftext|>" + text + "<|endoftext|><|endoftext|> tail"
     fresh = Tokenizer(gpt2.vocab, gpt2.merges, gpt2.special_tokens)  # cold caches
     assert fresh.encode(text) == tiktoken_gpt2.encode(text, allowed_special="all")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(alphabet=" \n\tab1'é🌍.\u00a0", max_size=60))
+def test_encode_ordinary_in_blocks_equals_tiktoken(
+    gpt2: Tokenizer, tiktoken_gpt2, text: str
+) -> None:
+    previous = bpe.ENCODE_BLOCK_CHARS
+    bpe.ENCODE_BLOCK_CHARS = 1  # cut at every safe cut past 2 characters in
+    try:
+        assert gpt2.encode_ordinary(text) == tiktoken_gpt2.encode_ordinary(text)
+    finally:
+        bpe.ENCODE_BLOCK_CHARS = previous

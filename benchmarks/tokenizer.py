@@ -1,6 +1,6 @@
 """Benchmark lm.tokenizer against Hugging Face `tokenizers` (training) and `tiktoken` (codec).
 
-    PYTHONPATH=. python benchmarks/tokenizer.py [--quick]
+    PYTHONPATH=. python benchmarks/tokenizer.py [--quick] [--codec-only]
 
 Each trainer runs in its own child process so that its wall time and peak RSS are its own; the HF
 peer gets 2 threads (RAYON_NUM_THREADS=2), ours 2 pre-tokenization processes. Peak RSS is sampled
@@ -187,6 +187,7 @@ def bench_codec(path: Path, tmp: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small corpora only")
+    parser.add_argument("--codec-only", action="store_true", help="skip training")
     args = parser.parse_args()
     import tokenizers
 
@@ -205,7 +206,8 @@ def main() -> None:
         runs = [("ts_2MiB", 10_000), ("mix_5MB", 10_000)]
         if not args.quick:
             runs += [("mix_20MB", 10_000), ("mix_20MB", 32_000)]
-        bench_training(corpora, runs)
+        if not args.codec_only:
+            bench_training(corpora, runs)
         bench_codec(corpora["mix_5MB" if args.quick else "mix_20MB"], tmp)
 
 

@@ -38,6 +38,13 @@ WHITESPACE_CHARS = frozenset(
     "\t\n\x0b\x0c\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000"
 ) | frozenset(map(chr, range(0x2000, 0x200B)))
 SEGMENT_REGEX = re.compile(f"[{WHITESPACE}]*+[^{WHITESPACE}]++|[{WHITESPACE}]++")
+# GPT-2's pattern for ASCII-only text, in the stdlib `re` (~1.4x faster than `regex` there): on
+# ASCII, \p{L} is [A-Za-z], \p{N} is [0-9] and \s is [\t\n\x0b\x0c\r ].
+_ASCII_SPACE = "\t\n\x0b\x0c\r "
+GPT2_ASCII_REGEX = re.compile(
+    rf"""[ ]?[A-Za-z]+|[ ]?[0-9]+|'(?:[sdmt]|ll|ve|re)|[ ]?[^{_ASCII_SPACE}A-Za-z0-9]+"""
+    rf"""|[{_ASCII_SPACE}]+(?![^{_ASCII_SPACE}])|[{_ASCII_SPACE}]+"""
+)
 
 
 def special_tokens_regex(special_tokens: Iterable[str]) -> regex.Pattern[str] | None:

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lm.datafiles import data_path
-from lm.tokenizer import Tokenizer
+from lm.tokenizer import Tokenizer, bpe
 
 EOT = "<|endoftext|>"
 
@@ -61,3 +61,27 @@ def test_decode_equals_tiktoken(gpt2: Tokenizer, tiktoken_gpt2) -> None:
 def test_encode_batch_on_two_processes(gpt2: Tokenizer) -> None:
     texts = [TEXTS[k] for k in sorted(TEXTS)] * 3
     assert gpt2.encode_batch(texts, num_workers=2) == [gpt2.encode(t) for t in texts]
+
+
+@pytest.mark.parametrize("block_chars", [1, 5_000])
+def test_encode_in_blocks_equals_tiktoken(
+    gpt2: Tokenizer, tiktoken_gpt2, monkeypatch: pytest.MonkeyPatch, block_chars: int
+) -> None:
+    monkeypatch.setattr(bpe, "ENCODE_BLOCK_CHARS", block_chars)
+    text = data_path("ts_2MiB.txt").read_text(encoding="utf-8")[:50_000]
+    text = "<|endoftext|>" + text + "<|endoftext|><|endoftext|> tail"
+    fresh = Tokenizer(gpt2.vocab, gpt2.merges, gpt2.special_tokens)  # cold caches
+    assert fresh.encode(text) == tiktoken_gpt2.encode(text, allowed_special="all")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(alphabet=" \n\tab1'é🌍.\u00a0", max_size=60))
+def test_encode_ordinary_in_blocks_equals_tiktoken(
+    gpt2: Tokenizer, tiktoken_gpt2, text: str
+) -> None:
+    previous = bpe.ENCODE_BLOCK_CHARS
+    bpe.ENCODE_BLOCK_CHARS = 1  # cut at every safe cut past 2 characters in
+    try:
+        assert gpt2.encode_ordinary(text) == tiktoken_gpt2.encode_ordinary(text)
+    finally:
+        bpe.ENCODE_BLOCK_CHARS = previous

@@ -38,3 +38,19 @@ def test_encode_file_bad_input(gpt2: Tokenizer, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"bad.txt' is not UTF-8 at byte 3"):
         encode_file(gpt2, bad, tmp_path / "ids.npy", num_workers=1)
     assert not (tmp_path / "ids.npy").exists()  # nothing half-written
+
+
+def test_even_runs_cover_every_text_once() -> None:
+    assert parallel_encode._even_runs([5, 1, 1, 3], 2) == [(0, 1), (1, 4)]
+    assert parallel_encode._even_runs([1] * 10, 3) == [(0, 4), (4, 7), (7, 10)]
+    assert parallel_encode._even_runs([0, 10], 2) == [(0, 2)]  # one run: encoded in-process
+    assert parallel_encode._even_runs([1, 1], 4) == [(0, 1), (1, 2)]
+
+
+@pytest.mark.parametrize("num_workers", [1, 2, 3])
+def test_encode_batch_uneven_texts(gpt2: Tokenizer, num_workers: int) -> None:
+    text = data_path("ts_2MiB.txt").read_text(encoding="utf-8")[:60_000]
+    texts = [text[:40_000], "", "héllo wörld 🌍", text[40_000:], " ", "a" * 3000]
+    fresh = Tokenizer(gpt2.vocab, gpt2.merges, gpt2.special_tokens)  # cold caches
+    assert fresh.encode_batch(texts, num_workers) == [gpt2.encode(t) for t in texts]
+    assert fresh.encode_batch([], num_workers) == []

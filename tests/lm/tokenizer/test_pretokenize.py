@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from lm.tokenizer import GPT2_PATTERN, pretokenize
 from lm.tokenizer.pretokenize import (
+    GPT2_ASCII_REGEX,
     SAFE_CUT_REGEX,
     SEGMENT_REGEX,
     WHITESPACE_CHARS,
@@ -73,3 +74,14 @@ def test_segment_whitespace_is_unicode_white_space() -> None:
         is_space = regex.match(r"\s", c) is not None
         assert (len(SEGMENT_REGEX.findall(f"x{c}x")) == 2) == is_space, hex(ord(c))
         assert (c in WHITESPACE_CHARS) == is_space, hex(ord(c))
+
+
+ASCII_TRICKY = st.lists(
+    st.sampled_from(list("ab1'sllve \n\t\r\x0b\x0c.,!\x1c9") + ["  ", "'s"])
+).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=40) | ASCII_TRICKY)
+def test_ascii_pattern_equals_gpt2_on_ascii(text: str) -> None:
+    assert GPT2_ASCII_REGEX.findall(text) == pretokenize(text)

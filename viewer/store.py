@@ -115,6 +115,10 @@ class TraceStore:
                 entry.trace = load_trace(data)
         except (ValueError, RecursionError) as error:  # JSONDecodeError is a ValueError
             entry.error = f"{path.name}: {error}"
+        except Exception as error:  # noqa: BLE001 - untrusted input must be a 422, never a 500
+            # The validator itself can trip over hostile shapes (e.g. an unhashable value where
+            # a string is expected raises TypeError); that is still an invalid trace.
+            entry.error = f"{path.name}: invalid trace ({type(error).__name__}: {error})"
         with self._lock:
             self._cache[name] = entry
         return entry

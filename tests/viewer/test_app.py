@@ -220,3 +220,22 @@ def test_serve_rejects_a_missing_directory(tmp_path: Path) -> None:
 
 def test_watch_mode_is_reported_by_health(trace_dir: Path) -> None:
     assert TestClient(create_app(trace_dir, watch=True)).get("/health").json()["watch"] is True
+
+
+@pytest.mark.parametrize(
+    "route",
+    ["/api/traces/{}", "/api/traces/{}/view", "/api/traces/{}/renderings", "/lecture?trace={}"],
+)
+def test_validator_crash_on_hostile_shape_is_422_not_500(trace_dir: Path, route: str) -> None:
+    # An object where a value kind (a string) is expected makes the schema validator raise a
+    # TypeError (unhashable dict); the viewer must still answer 422 with the complaint.
+    hostile = sample_trace()
+    step = next(s for s in hostile["steps"] if s.get("values"))
+    first = next(iter(step["values"]))
+    step["values"][first]["kind"] = {}
+    write_trace(trace_dir, "hostile", hostile)
+    client = TestClient(create_app(trace_dir), raise_server_exceptions=False)
+    response = client.get(route.format("hostile"))
+    assert response.status_code == 422
+    assert "hostile.json" in response.text
+    assert client.get("/").status_code == 200

@@ -280,7 +280,11 @@ def _check_refs(trace: Trace) -> None:
 
 def _check_value(node: Any, where: str, depth: int = 0) -> None:
     """Check a value node's kind (shallowly past a few levels; values are display-only)."""
-    if not isinstance(node, dict) or node.get("kind") not in VALUE_KINDS:
+    if (
+        not isinstance(node, dict)
+        or not isinstance(node.get("kind"), str)
+        or node["kind"] not in VALUE_KINDS
+    ):
         raise ValueError(f"{where}: expected a value node with a known 'kind', got {node!r:.80}")
     value = node.get("value")
     if node["kind"] == "float" and isinstance(value, float) and not math.isfinite(value):

@@ -102,11 +102,14 @@ def train_reference(num_steps: int = NUM_STEPS, kind: str = "toy") -> dict[str, 
         loss = lm_loss(model, batch)
         loss.backward()
         grads.append(
-            {n: None if p.grad is None else p.grad.clone() for n, p in model.named_parameters()}
+            {
+                n: None if p.grad is None else p.grad.clone()
+                for n, p in model.named_parameters(remove_duplicate=False)
+            }
         )
         opt.step()
         losses.append(float(loss.detach()))
-    params = {n: p.detach().clone() for n, p in model.named_parameters()}
+    params = {n: p.detach().clone() for n, p in model.named_parameters(remove_duplicate=False)}
     return {"losses": losses, "grads": grads, "params": params}
 
 
@@ -147,14 +150,17 @@ def _named_grads(strategy: str, wrapped: Any) -> dict[str, torch.Tensor | None]:
     if strategy == "fsdp":
         return wrapped.gather_full_grads()
     return {
-        n: None if p.grad is None else p.grad.clone() for n, p in wrapped.module.named_parameters()
+        n: None if p.grad is None else p.grad.clone()
+        for n, p in wrapped.module.named_parameters(remove_duplicate=False)
     }
 
 
 def _named_params(strategy: str, wrapped: Any) -> dict[str, torch.Tensor]:
     if strategy == "fsdp":
         return wrapped.gather_full_params()
-    return {n: p.detach().clone() for n, p in wrapped.module.named_parameters()}
+    return {
+        n: p.detach().clone() for n, p in wrapped.module.named_parameters(remove_duplicate=False)
+    }
 
 
 def train_ranked(
@@ -195,7 +201,9 @@ def train_reference_one_group(num_steps: int = NUM_STEPS) -> dict[str, Any]:
         losses.append(float(loss.detach()))
     return {
         "losses": losses,
-        "params": {n: p.detach().clone() for n, p in model.named_parameters()},
+        "params": {
+            n: p.detach().clone() for n, p in model.named_parameters(remove_duplicate=False)
+        },
     }
 
 

@@ -115,7 +115,9 @@ def test_fsdp_shards_gathers_and_mixed_precision(runs: dict) -> None:
     probe = runs[0]["fsdp_probe"]
     full = probe["full_shapes"]
     assert full["token_embeddings.weight"] == (toy.VOCAB, 8)
-    assert "lm_head.weight" not in full  # tied: the model's own names list it once
+    # tied: both names, like state_dict(), so a checkpoint loads strictly into a fresh model
+    assert full.keys() == toy.make_model(kind="lm_tied").state_dict().keys()
+    assert full["lm_head.weight"] == full["token_embeddings.weight"]
     shards = probe["shard_shapes"]
     assert shards["shards.0"] == ((toy.VOCAB + 1) // 2, 8), "uneven rows are padded, then halved"
     assert probe["shard_dtypes"] == {torch.float32}

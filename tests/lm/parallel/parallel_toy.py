@@ -287,6 +287,25 @@ def fsdp_probe() -> dict[str, Any]:
     }
 
 
+def zero1_load_probe() -> dict[str, Any]:
+    """Each rank loads its own ZeRO-1 state (fine) and the other rank's (same sizes: must raise)."""
+    from lm.parallel import ShardedOptimizer
+
+    torch.manual_seed(SEED)
+    model = nn.Sequential(nn.Linear(4, 4, bias=False), nn.Linear(4, 4, bias=False))
+    opt = ShardedOptimizer(model.parameters(), torch.optim.AdamW, lr=1e-2)
+    model(torch.ones(2, 4)).sum().backward()
+    opt.step()
+    states: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(states, opt.state_dict())
+    opt.load_state_dict(states[dist.get_rank()])
+    try:
+        opt.load_state_dict(states[1 - dist.get_rank()])
+    except ValueError as e:
+        return {"error": str(e)}
+    return {"error": None}
+
+
 def die_or_all_reduce() -> None:
     """Rank 1 dies before the collective; rank 0 must get an error, not wait forever."""
     import os

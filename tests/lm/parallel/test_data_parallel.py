@@ -151,3 +151,10 @@ def test_ddp_launches_all_reduces_during_backward(runs: dict) -> None:
     probe = runs[0]["overlap_probe"]
     assert probe["num_buckets"] > 10
     assert probe["launched_during_backward"] == probe["num_buckets"]
+
+
+def test_zero1_refuses_another_ranks_state() -> None:
+    """Both ranks own one [4, 4] weight: the other shard has the right sizes, wrong values."""
+    results = run_ranks(toy.zero1_load_probe, world_size=2, timeout_s=60)
+    assert results[0]["error"] is not None and "(rank, world_size)=(1, 2)" in results[0]["error"]
+    assert results[1]["error"] is not None and "(rank, world_size)=(0, 2)" in results[1]["error"]

@@ -152,11 +152,15 @@ class FSDP(nn.Module):
         self.module = module
         broadcast_state(module)  # every rank shards the same starting weights
         shard_types = shard_types if shard_types is not None else (Linear, Embedding)
-        self._names = [n for n, _ in module.named_parameters()]  # the model's own names
+        # Every name, tied ones included, so gather_full_params() has the keys of state_dict()
+        # (a checkpoint of a tied model must still load strictly into a fresh model).
+        self._names = [n for n, _ in module.named_parameters(remove_duplicate=False)]
         self._sharded_by_name: dict[str, _ShardedTensor] = {}
         by_param: dict[int, _ShardedTensor] = {}  # tied weights share one shard
         shards = []
-        owner = {id(p): n for n, p in module.named_parameters()}
+        names_of: dict[int, list[str]] = {}
+        for n, p in module.named_parameters(remove_duplicate=False):
+            names_of.setdefault(id(p), []).append(n)
         for layer in module.modules():
             if not isinstance(layer, shard_types):
                 continue
@@ -165,7 +169,8 @@ class FSDP(nn.Module):
                 if id(p) not in by_param:
                     by_param[id(p)] = _ShardedTensor(p, compute_dtype)
                     shards.append(by_param[id(p)].w_local)
-                    self._sharded_by_name[owner[id(p)]] = by_param[id(p)]
+                    for n in names_of[id(p)]:
+                        self._sharded_by_name[n] = by_param[id(p)]
                 layer_shards[pname] = by_param[id(p)]
                 del layer._parameters[pname]
                 setattr(layer, pname, None)
@@ -173,8 +178,8 @@ class FSDP(nn.Module):
             layer.register_forward_pre_hook(hooks.pre)
             layer.register_forward_hook(hooks.post, always_call=True)  # also when forward raises
         self.shards = nn.ParameterList(shards)
-        self._replicated = dict(module.named_parameters())
-        self._bucketer = GradBucketer(self._replicated.values(), bucket_size_mb)
+        self._replicated = dict(module.named_parameters(remove_duplicate=False))
+        self._bucketer = GradBucketer(module.parameters(), bucket_size_mb)  # each param once
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         return self.module(*args, **kwargs)
@@ -230,21 +235,32 @@ class FSDP(nn.Module):
         return out
 
     def gather_full_params(self) -> dict[str, torch.Tensor]:
-        """Full float32 parameters keyed by the wrapped model's own parameter names (collective)."""
-        out = {}
+        """Full float32 parameters keyed like the wrapped model's state_dict() (collective).
+
+        Tied names map to one shared tensor, gathered once (as in state_dict())."""
+        out: dict[str, torch.Tensor] = {}
+        done: dict[int, torch.Tensor] = {}  # id(shard or param) -> its full tensor
         for name in self._names:
             s = self._sharded_by_name.get(name)
-            out[name] = s.gather_master(s.w_local) if s else self._replicated[name].detach().clone()
+            key = id(s) if s else id(self._replicated[name])
+            if key not in done:
+                p = self._replicated.get(name)
+                done[key] = s.gather_master(s.w_local) if s else p.detach().clone()
+            out[name] = done[key]
         return out
 
     def gather_full_grads(self) -> dict[str, torch.Tensor | None]:
         """Full averaged gradients keyed like gather_full_params (None where there is none)."""
         out: dict[str, torch.Tensor | None] = {}
+        done: dict[int, torch.Tensor | None] = {}  # tied names share one gather
         for name in self._names:
             s = self._sharded_by_name.get(name)
-            grad = s.w_local.grad if s else self._replicated[name].grad
-            if s and grad is not None:
-                out[name] = s.gather_master(grad)
-            else:
-                out[name] = None if grad is None else grad.clone()
+            key = id(s) if s else id(self._replicated[name])
+            if key not in done:
+                grad = s.w_local.grad if s else self._replicated[name].grad
+                if s and grad is not None:
+                    done[key] = s.gather_master(grad)
+                else:
+                    done[key] = None if grad is None else grad.clone()
+            out[name] = done[key]
         return out

@@ -76,10 +76,18 @@ class ShardedOptimizer(torch.optim.Optimizer):
         pass  # Optimizer.__init__ assigns an empty dict; ours lives in the local optimizer
 
     def state_dict(self) -> dict[str, Any]:
-        """This rank's shard of the optimizer state (save one file per rank)."""
-        return self.local_optimizer.state_dict()
+        """This rank's shard of the optimizer state (save one file per rank), tagged with the
+        rank and world size: another rank's shard may have the same sizes and load silently."""
+        return {**self.local_optimizer.state_dict(), "shard": (self.rank, self.world_size)}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state_dict = dict(state_dict)
+        shard = state_dict.pop("shard", None)
+        if shard != (self.rank, self.world_size):
+            raise ValueError(
+                f"ShardedOptimizer.load_state_dict got the shard of (rank, world_size)={shard!r} "
+                f"(expected {(self.rank, self.world_size)!r}: load the file this rank saved)"
+            )
         self.local_optimizer.load_state_dict(state_dict)
 
     def step(self, closure: Callable[[], float] | None = None, **kwargs: Any) -> Any:  # type: ignore[override]

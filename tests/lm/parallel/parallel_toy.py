@@ -102,11 +102,14 @@ def train_reference(num_steps: int = NUM_STEPS, kind: str = "toy") -> dict[str, 
         loss = lm_loss(model, batch)
         loss.backward()
         grads.append(
-            {n: None if p.grad is None else p.grad.clone() for n, p in model.named_parameters()}
+            {
+                n: None if p.grad is None else p.grad.clone()
+                for n, p in model.named_parameters(remove_duplicate=False)
+            }
         )
         opt.step()
         losses.append(float(loss.detach()))
-    params = {n: p.detach().clone() for n, p in model.named_parameters()}
+    params = {n: p.detach().clone() for n, p in model.named_parameters(remove_duplicate=False)}
     return {"losses": losses, "grads": grads, "params": params}
 
 
@@ -147,14 +150,17 @@ def _named_grads(strategy: str, wrapped: Any) -> dict[str, torch.Tensor | None]:
     if strategy == "fsdp":
         return wrapped.gather_full_grads()
     return {
-        n: None if p.grad is None else p.grad.clone() for n, p in wrapped.module.named_parameters()
+        n: None if p.grad is None else p.grad.clone()
+        for n, p in wrapped.module.named_parameters(remove_duplicate=False)
     }
 
 
 def _named_params(strategy: str, wrapped: Any) -> dict[str, torch.Tensor]:
     if strategy == "fsdp":
         return wrapped.gather_full_params()
-    return {n: p.detach().clone() for n, p in wrapped.module.named_parameters()}
+    return {
+        n: p.detach().clone() for n, p in wrapped.module.named_parameters(remove_duplicate=False)
+    }
 
 
 def train_ranked(
@@ -195,7 +201,9 @@ def train_reference_one_group(num_steps: int = NUM_STEPS) -> dict[str, Any]:
         losses.append(float(loss.detach()))
     return {
         "losses": losses,
-        "params": {n: p.detach().clone() for n, p in model.named_parameters()},
+        "params": {
+            n: p.detach().clone() for n, p in model.named_parameters(remove_duplicate=False)
+        },
     }
 
 
@@ -277,6 +285,25 @@ def fsdp_probe() -> dict[str, Any]:
         "max_gathered_bytes": wrapped.max_gathered_bytes,
         "full_shapes": {n: tuple(t.shape) for n, t in wrapped.gather_full_params().items()},
     }
+
+
+def zero1_load_probe() -> dict[str, Any]:
+    """Each rank loads its own ZeRO-1 state (fine) and the other rank's (same sizes: must raise)."""
+    from lm.parallel import ShardedOptimizer
+
+    torch.manual_seed(SEED)
+    model = nn.Sequential(nn.Linear(4, 4, bias=False), nn.Linear(4, 4, bias=False))
+    opt = ShardedOptimizer(model.parameters(), torch.optim.AdamW, lr=1e-2)
+    model(torch.ones(2, 4)).sum().backward()
+    opt.step()
+    states: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(states, opt.state_dict())
+    opt.load_state_dict(states[dist.get_rank()])
+    try:
+        opt.load_state_dict(states[1 - dist.get_rank()])
+    except ValueError as e:
+        return {"error": str(e)}
+    return {"error": None}
 
 
 def die_or_all_reduce() -> None:

@@ -115,7 +115,9 @@ def test_fsdp_shards_gathers_and_mixed_precision(runs: dict) -> None:
     probe = runs[0]["fsdp_probe"]
     full = probe["full_shapes"]
     assert full["token_embeddings.weight"] == (toy.VOCAB, 8)
-    assert "lm_head.weight" not in full  # tied: the model's own names list it once
+    # tied: both names, like state_dict(), so a checkpoint loads strictly into a fresh model
+    assert full.keys() == toy.make_model(kind="lm_tied").state_dict().keys()
+    assert full["lm_head.weight"] == full["token_embeddings.weight"]
     shards = probe["shard_shapes"]
     assert shards["shards.0"] == ((toy.VOCAB + 1) // 2, 8), "uneven rows are padded, then halved"
     assert probe["shard_dtypes"] == {torch.float32}
@@ -149,3 +151,10 @@ def test_ddp_launches_all_reduces_during_backward(runs: dict) -> None:
     probe = runs[0]["overlap_probe"]
     assert probe["num_buckets"] > 10
     assert probe["launched_during_backward"] == probe["num_buckets"]
+
+
+def test_zero1_refuses_another_ranks_state() -> None:
+    """Both ranks own one [4, 4] weight: the other shard has the right sizes, wrong values."""
+    results = run_ranks(toy.zero1_load_probe, world_size=2, timeout_s=60)
+    assert results[0]["error"] is not None and "(rank, world_size)=(1, 2)" in results[0]["error"]
+    assert results[1]["error"] is not None and "(rank, world_size)=(0, 2)" in results[1]["error"]

@@ -3,33 +3,21 @@ the shipped demo results hold the before/after accuracies the lecture plots."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from execlecture.schema import load_trace
+from tests.lectures.support import smoke_trace
 
 REPO = Path(__file__).resolve().parents[2]
 LECTURE = "lectures/lecture_07.py"
-TRACE = REPO / "traces" / "lecture_07.json"
 DATA = REPO / "lectures" / "data" / "alignment_demo.json"
 
 
 @pytest.mark.timeout(300)
 def test_smoke_trace_validates(tmp_path: Path) -> None:
-    out = tmp_path / "lecture_07.json"
-    env = {**os.environ, "EXECLECTURE_SMOKE": "1", "PYTHONPATH": str(REPO)}
-    done = subprocess.run(
-        [sys.executable, "-m", "execlecture", "run", LECTURE, "-o", str(out)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=280,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    trace = load_trace(json.loads(out.read_text()))
+    trace = smoke_trace("lectures/lecture_07.py", tmp_path)
     assert trace.status == "ok" and len(trace.outline) == 7
     shown = {name: v for s in trace.steps for name, v in s.values.items()}
     assert {"rewards", "advantages", "ratios", "mask", "summary", "base_metrics"} <= shown.keys()
@@ -45,12 +33,3 @@ def test_shipped_results_have_every_stage() -> None:
     # every stage starts from the same base model
     assert results["stages"]["dpo"]["before"] == results["stages"]["sft"]["before"]
     assert results["stages"]["grpo"]["before"] == results["stages"]["sft"]["before"]
-
-
-def test_committed_trace_is_current() -> None:
-    trace = load_trace(json.loads(TRACE.read_text()))
-    for f in trace.files:
-        current = hashlib.sha256((REPO / f.path).read_text(encoding="utf-8").encode()).hexdigest()
-        assert current == f.sha256, (
-            f"{f.path} changed since {TRACE.name} was made: rerun `make traces`"
-        )

@@ -123,3 +123,29 @@ def test_speculative_matches_target_distribution():
     expected = np.append(exact[keep], exact[~keep].sum())
     expected = expected / expected.sum() * n
     assert stats.chisquare(observed, expected).pvalue > 1e-3
+
+
+def test_cli_streams_a_continuation_from_a_checkpoint(tmp_path, capsys):
+    """`python -m lm.generate --checkpoint ...` rebuilds model and tokenizer and streams tokens."""
+    from lm.checkpoint import save_checkpoint
+    from lm.generate import main
+    from lm.model import TransformerLM
+    from lm.tokenizer import Tokenizer, train_bpe
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("once upon a time there was a cat.<|endoftext|>" * 20, encoding="utf-8")
+    vocab, merges = train_bpe(corpus, 270, ["<|endoftext|>"])
+    Tokenizer(vocab, merges, ["<|endoftext|>"]).save(tmp_path / "tokenizer")
+    torch.manual_seed(0)
+    model = TransformerLM(len(vocab), 32, 16, 1, 2, 32)
+    (tmp_path / "checkpoints").mkdir()
+    save_checkpoint(
+        model,
+        torch.optim.SGD(model.parameters(), lr=0.1),
+        0,
+        tmp_path / "checkpoints" / "latest.pt",
+    )
+    main(["--checkpoint", str(tmp_path / "checkpoints" / "latest.pt"), "--prompt", "once upon",
+          "--max-new-tokens", "5", "--temperature", "0"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert out.startswith("once upon") and out.endswith("\n") and len(out) > len("once upon\n")

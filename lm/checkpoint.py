@@ -7,11 +7,12 @@ checkpoint. The model's architecture is stored too, and loading into a different
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import IO, Any
 
 import torch
 from torch import nn
+
+from lm.atomic_file import atomic_path
 
 FORMAT_VERSION = 1
 
@@ -40,11 +41,8 @@ def save_checkpoint(
     if not isinstance(out, (str, os.PathLike)):
         torch.save(payload, out)
         return
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    with atomic_path(out) as tmp:
+        torch.save(payload, tmp)
 
 
 def load_checkpoint(

@@ -5,11 +5,11 @@ The whole corpus stays on disk; each batch reads B windows of T+1 tokens at rand
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import numpy.typing as npt
 import torch
+
+from lm.atomic_file import atomic_path
 
 
 def get_batch(
@@ -49,6 +49,5 @@ def write_tokens(path: str, token_ids: list[int] | npt.NDArray) -> None:
     array = np.asarray(token_ids)
     if array.size and (array.min() < 0 or array.max() >= 2**16):
         raise ValueError(f"write_tokens: ids in [{array.min()}, {array.max()}] do not fit uint16")
-    tmp = f"{path}.tmp"
-    array.astype(np.uint16).tofile(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        array.astype(np.uint16).tofile(tmp)

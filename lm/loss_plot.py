@@ -6,9 +6,10 @@ Train loss as a line, validation loss as dots, baselines as dashed horizontal li
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from xml.sax.saxutils import escape
+
+from lm.atomic_file import write_text_atomic
 
 WIDTH, HEIGHT, MARGIN = 640, 400, 56
 COLORS = {"train": "#1f77b4", "val": "#d62728", "baseline": "#7f7f7f"}
@@ -58,6 +59,4 @@ def write_loss_svg(
     legend = f'<text x="{MARGIN}" y="{MARGIN - 8}" fill="{COLORS["train"]}">train</text>'
     legend += f'<text x="{MARGIN + 50}" y="{MARGIN - 8}" fill="{COLORS["val"]}">val</text>'
     parts += [legend, "</svg>\n"]
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("\n".join(parts), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, "\n".join(parts))

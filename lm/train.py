@@ -11,7 +11,6 @@ import argparse
 import contextlib
 import dataclasses
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import numpy as np
 import torch
 
 from lm.accounting import train_flops_per_token
+from lm.atomic_file import write_text_atomic
 from lm.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from lm.data_loading import get_batch
 from lm.loss_plot import write_loss_svg
@@ -97,9 +97,7 @@ def _truncate_metrics(path: Path, step: int) -> None:
         return
     lines = path.read_text(encoding="utf-8").splitlines()
     kept = [line for line in lines if json.loads(line).get("step", 0) <= step]
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, "".join(line + "\n" for line in kept))
 
 
 def autocast(run: Run) -> contextlib.AbstractContextManager:

@@ -14,10 +14,8 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import os
 import random
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -27,6 +25,7 @@ import torch
 
 from lm.alignment import loops
 from lm.alignment.addition_task import AdditionTokenizer, base_text, split_problems
+from lm.atomic_file import atomic_path, write_text_atomic
 from lm.loss_plot import write_loss_svg
 
 STAGES = ("sft", "dpo", "grpo")
@@ -59,17 +58,6 @@ def tiny_config() -> DemoConfig:
     )  # fmt: skip
 
 
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def base_model(config: DemoConfig, out: Path, log=None) -> torch.nn.Module:
     """The pre-trained base model, loaded from `out/base_<hash>.pt` when the config matches."""
     tokenizer = AdditionTokenizer()
@@ -90,7 +78,8 @@ def base_model(config: DemoConfig, out: Path, log=None) -> torch.nn.Module:
 
     loops.pretrain(model, tokenizer, sample_texts, config.pretrain_steps, log=log)
     payload = {"key": json.dumps(key, sort_keys=True), "model": model.state_dict()}
-    _atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
     return model
 
 
@@ -206,7 +195,7 @@ def run_demo(
     results["curves"] = {k: v for k, v in recorder.curves.items() if k != "pretrain"}
     plot_curves(results["curves"], out)
     text = json.dumps(results, indent=1)
-    _atomic_write(out / "results.json", lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    write_text_atomic(out / "results.json", text)
     return results
 
 

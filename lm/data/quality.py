@@ -11,14 +11,14 @@ numpy. It is tiny, fast and good enough to separate prose from junk on our corpo
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from lm.atomic_file import atomic_path
 
 _WORD = re.compile(r"\S+")
 _ALPHA = re.compile(r"[^\W\d_]")
@@ -137,15 +137,10 @@ class QualityClassifier:
 
     def save(self, path: str | Path) -> None:
         """Write weights (.npz, atomically) with the labels in a JSON header."""
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(
-                f,
-                weights=self.weights,
-                meta=np.array(json.dumps({"labels": self.labels, "num_buckets": self.num_buckets})),
-            )
-        os.replace(tmp, path)
+        meta = json.dumps({"labels": self.labels, "num_buckets": self.num_buckets})
+        # subtle: a file object, not a path, or numpy appends ".npz" to the temp name
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez_compressed(f, weights=self.weights, meta=np.array(meta))
 
     @classmethod
     def load(cls, path: str | Path) -> QualityClassifier:

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from lm.atomic_file import atomic_path
 from lm.data_loading import get_batch
 from lm.model import TransformerLM
 from lm.nn_utils import clip_gradients, cross_entropy
@@ -136,10 +137,8 @@ def _save_full_weights(model: TransformerLM, wrapped: Any, path: Path, step: int
     else:
         state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     if dist.get_rank() == 0:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save({"model": state, "architecture": model.architecture(), "step": step}, tmp)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            torch.save({"model": state, "architecture": model.architecture(), "step": step}, tmp)
 
 
 def train_parallel(

@@ -20,6 +20,7 @@ from typing import NoReturn
 
 import numpy as np
 
+from lm.atomic_file import write_text_atomic
 from lm.tokenizer import gpt2_files
 from lm.tokenizer.pretokenize import (
     GPT2_ASCII_REGEX,
@@ -167,7 +168,7 @@ class Tokenizer:
         directory.mkdir(parents=True, exist_ok=True)
         gpt2_files.write_vocab(directory / VOCAB_FILE, self.vocab)
         gpt2_files.write_merges(directory / MERGES_FILE, self.merges)
-        gpt2_files._write_atomic(
+        write_text_atomic(
             directory / SPECIAL_TOKENS_FILE, "".join(s + "\n" for s in self.special_tokens)
         )
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
+
+from lm.atomic_file import write_text_atomic
 
 MERGES_HEADER = "#version: 0.2"
 
@@ -90,14 +91,14 @@ def read_merges(path: str | os.PathLike[str]) -> list[tuple[bytes, bytes]]:
 def write_vocab(path: str | os.PathLike[str], vocab: dict[int, bytes]) -> None:
     """Write {id: bytes} as GPT-2's `vocab.json` (atomically)."""
     data = {token_to_printable(token): i for i, token in sorted(vocab.items())}
-    _write_atomic(Path(path), json.dumps(data, ensure_ascii=False))
+    write_text_atomic(Path(path), json.dumps(data, ensure_ascii=False))
 
 
 def write_merges(path: str | os.PathLike[str], merges: list[tuple[bytes, bytes]]) -> None:
     """Write merges as GPT-2's `merges.txt` (atomically)."""
     lines = [MERGES_HEADER]
     lines += [f"{token_to_printable(a)} {token_to_printable(b)}" for a, b in merges]
-    _write_atomic(Path(path), "\n".join(lines) + "\n")
+    write_text_atomic(Path(path), "\n".join(lines) + "\n")
 
 
 def _read_text(path: Path) -> str:
@@ -107,14 +108,3 @@ def _read_text(path: Path) -> str:
         raise ValueError(f"file {str(path)!r} does not exist") from None
     except UnicodeDecodeError as e:
         raise ValueError(f"{path}: not UTF-8 at byte {e.start} ({e.reason})") from None
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise

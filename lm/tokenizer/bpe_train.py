@@ -21,7 +21,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
-from lm.tokenizer.file_chunks import chunk_boundaries, start_method
+from lm.tokenizer.file_chunks import chunk_boundaries, read_text_range, start_method
 from lm.tokenizer.pretokenize import (
     GPT2_REGEX,
     SAFE_CUT_REGEX,
@@ -114,16 +114,10 @@ def count_pretokens(
 def _count_chunk(job: tuple[str, int, int, list[str]]) -> Counter[str]:
     """Pre-token counts of bytes [lo, hi) of a file (runs in a worker process)."""
     path, lo, hi, special_tokens = job
-    with open(path, "rb") as f:
-        f.seek(lo)
-        data = f.read(hi - lo)
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ValueError(
-            f"train_bpe: {path!r} is not UTF-8 at byte {lo + e.start} ({e.reason})"
-        ) from None
-    del data
+        text = read_text_range(path, lo, hi)
+    except ValueError as e:
+        raise ValueError(f"train_bpe: {e}") from None
     special = special_tokens_regex(special_tokens)
     parts = special.split(text)[::2] if special else [text]
     segments: Counter[str] = Counter()

@@ -77,3 +77,15 @@ def _safe_newlines(data: bytes, start: int) -> list[int]:
             return [i + 1]
         i = data.find(b"\n", i + 1)
     return []
+
+
+def read_text_range(path: str | Path, lo: int, hi: int) -> str:
+    """Bytes [lo, hi) of a file decoded as UTF-8; a ValueError names the file and byte offset."""
+    with open(path, "rb") as f:
+        f.seek(lo)
+        data = f.read(hi - lo)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        where = f"{str(path)!r} is not UTF-8 at byte {lo + e.start}"
+        raise ValueError(f"{where} ({e.reason})") from None

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from lm.tokenizer.bpe import Tokenizer
-from lm.tokenizer.file_chunks import chunk_boundaries, start_method
+from lm.tokenizer.file_chunks import chunk_boundaries, read_text_range, start_method
 
 # encode_file hands each worker about this many bytes at a time.
 CHUNK_BYTES = 1 << 20
@@ -87,13 +87,7 @@ def _pool(tokenizer: Tokenizer, num_workers: int) -> multiprocessing.pool.Pool:
 
 def _encode_range(job: tuple[str, int, int]) -> np.ndarray:
     path, lo, hi = job
-    with open(path, "rb") as f:
-        f.seek(lo)
-        data = f.read(hi - lo)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ValueError(f"{path!r} is not UTF-8 at byte {lo + e.start} ({e.reason})") from None
+    text = read_text_range(path, lo, hi)
     assert _worker_tokenizer is not None
     return np.array(_worker_tokenizer.encode(text), dtype=np.uint32)
 

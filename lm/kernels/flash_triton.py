@@ -81,7 +81,7 @@ def _flash_fwd_kernel(
     IS_CAUSAL: tl.constexpr, UPCAST: tl.constexpr, D_BLOCK: tl.constexpr,
     Q_TILE: tl.constexpr, K_TILE: tl.constexpr,
 ):  # fmt: skip
-    q_tile_idx, b = tl.program_id(0), tl.program_id(1)
+    q_tile_idx, b = tl.program_id(0), tl.program_id(1).to(tl.int64)  # b * stride: 64-bit
     q_start = q_tile_idx * Q_TILE
     q_rows = q_start + tl.arange(0, Q_TILE)  # (Q_TILE,)
     dims = tl.arange(0, D_BLOCK)  # (D_BLOCK,): head dim padded to a power of two
@@ -124,7 +124,7 @@ def _flash_bwd_dkdv_kernel(
     Q_TILE: tl.constexpr, K_TILE: tl.constexpr,
 ):  # fmt: skip
     # q, do share (stride_b_q, stride_n_q); k, v, dk, dv share (stride_b_k, stride_n_k).
-    k_tile_idx, b = tl.program_id(0), tl.program_id(1)
+    k_tile_idx, b = tl.program_id(0), tl.program_id(1).to(tl.int64)  # b * stride: 64-bit
     qk_scale = scale * LOG2E  # scores and L in log2 units, as in the forward
     k_rows = k_tile_idx * K_TILE + tl.arange(0, K_TILE)
     dims = tl.arange(0, D_BLOCK)
@@ -168,7 +168,7 @@ def _flash_bwd_dq_kernel(
     Q_TILE: tl.constexpr, K_TILE: tl.constexpr,
 ):  # fmt: skip
     # q, do, dq share (stride_b_q, stride_n_q); k, v share (stride_b_k, stride_n_k).
-    q_tile_idx, b = tl.program_id(0), tl.program_id(1)
+    q_tile_idx, b = tl.program_id(0), tl.program_id(1).to(tl.int64)  # b * stride: 64-bit
     qk_scale = scale * LOG2E
     q_rows = q_tile_idx * Q_TILE + tl.arange(0, Q_TILE)
     dims = tl.arange(0, D_BLOCK)

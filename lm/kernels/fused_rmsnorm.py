@@ -31,7 +31,7 @@ def rmsnorm_reference(
 @autotune_on_gpu(_WARP_CONFIGS, key=["D"])
 @triton.jit
 def _rmsnorm_fwd_kernel(x_ptr, weight_ptr, y_ptr, rstd_ptr, D, eps, BLOCK_D: tl.constexpr):
-    row = tl.program_id(0)
+    row = tl.program_id(0).to(tl.int64)  # 64-bit: row * D may pass 2**31
     cols = tl.arange(0, BLOCK_D)
     is_col = cols < D
     x = tl.load(x_ptr + row * D + cols, mask=is_col, other=0.0).to(tl.float32)  # (BLOCK_D,)
@@ -46,7 +46,7 @@ def _rmsnorm_bwd_kernel(
     x_ptr, weight_ptr, rstd_ptr, dy_ptr, dx_ptr, dweight_partial_ptr, N, D,
     ROWS_PER_PROGRAM: tl.constexpr, BLOCK_D: tl.constexpr,
 ):  # fmt: skip
-    pid = tl.program_id(0)
+    pid = tl.program_id(0).to(tl.int64)
     cols = tl.arange(0, BLOCK_D)
     is_col = cols < D
     w = tl.load(weight_ptr + cols, mask=is_col, other=0.0).to(tl.float32)

@@ -25,7 +25,7 @@ def swiglu_reference(gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
 @autotune_on_gpu(_CONFIGS, key=["n"])
 @triton.jit
 def _swiglu_fwd_kernel(gate_ptr, up_ptr, y_ptr, n, BLOCK: tl.constexpr):
-    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)  # 64-bit offsets
     is_in = offs < n
     g = tl.load(gate_ptr + offs, mask=is_in, other=0.0).to(tl.float32)
     u = tl.load(up_ptr + offs, mask=is_in, other=0.0).to(tl.float32)
@@ -36,7 +36,7 @@ def _swiglu_fwd_kernel(gate_ptr, up_ptr, y_ptr, n, BLOCK: tl.constexpr):
 @autotune_on_gpu(_CONFIGS, key=["n"])
 @triton.jit
 def _swiglu_bwd_kernel(gate_ptr, up_ptr, dy_ptr, dgate_ptr, dup_ptr, n, BLOCK: tl.constexpr):
-    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)  # 64-bit offsets
     is_in = offs < n
     g = tl.load(gate_ptr + offs, mask=is_in, other=0.0).to(tl.float32)
     u = tl.load(up_ptr + offs, mask=is_in, other=0.0).to(tl.float32)

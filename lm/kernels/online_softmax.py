@@ -28,7 +28,7 @@ def softmax_reference(x: torch.Tensor) -> torch.Tensor:
 @autotune_on_gpu(_CONFIGS, key=["C"])
 @triton.jit
 def _softmax_fwd_kernel(x_ptr, y_ptr, C, BLOCK_C: tl.constexpr):
-    row = tl.program_id(0)
+    row = tl.program_id(0).to(tl.int64)  # 64-bit: row * C may pass 2**31
     offs = tl.arange(0, BLOCK_C)
     m = tl.full((), float("-inf"), tl.float32)  # running row max
     s = tl.zeros((), dtype=tl.float32)  # running sum of exp(x - m)
@@ -51,7 +51,7 @@ def _softmax_fwd_kernel(x_ptr, y_ptr, C, BLOCK_C: tl.constexpr):
 @autotune_on_gpu(_CONFIGS, key=["C"])
 @triton.jit
 def _softmax_bwd_kernel(y_ptr, dy_ptr, dx_ptr, C, BLOCK_C: tl.constexpr):
-    row = tl.program_id(0)
+    row = tl.program_id(0).to(tl.int64)  # 64-bit: row * C may pass 2**31
     offs = tl.arange(0, BLOCK_C)
     dot = tl.zeros((), dtype=tl.float32)  # sum_j dy_j * y_j
     for start in range(0, C, BLOCK_C):

@@ -75,7 +75,7 @@ def test_step_with_keys_env_and_math(page: Page, live_server: str) -> None:
 
 
 def test_tensor_heatmap_and_collapsed_list(page: Page, live_server: str) -> None:
-    open_lecture(page, live_server, "trace=lecture_00&step=11")
+    open_lecture(page, live_server, "trace=lecture_00&step=12")
     expect_line(page, 24)
     tensor = page.locator("#env .var[data-name=m]")
     expect(tensor).to_contain_text("[3, 4]")
@@ -101,16 +101,16 @@ def test_click_line_runs_to_it_and_goto(page: Page, live_server: str) -> None:
 
 
 def test_deep_link_back_forward_and_reload(page: Page, live_server: str) -> None:
-    open_lecture(page, live_server, "trace=lecture_00&step=4")
+    open_lecture(page, live_server, "trace=lecture_00&step=5")
     expect_line(page, 18)
     page.keyboard.press("g")
     page.locator("#goto-input").fill("11")
     page.keyboard.press("Enter")
     expect_line(page, 23)
-    assert "step=10" in page.url
+    assert "step=11" in page.url
     page.go_back()
     expect_line(page, 18)
-    assert "step=4" in page.url
+    assert "step=5" in page.url
     page.go_forward()
     expect_line(page, 23)
     page.reload()
@@ -203,7 +203,7 @@ def test_hostile_trace_runs_no_script(page: Page, tmp_path: Path) -> None:
     server = run_server(tmp_path / "traces")
     base = next(server)
     try:
-        open_lecture(page, base, "trace=evil&step=2")
+        open_lecture(page, base, "trace=evil&step=3")
         expect(page.locator("#env .var[data-name=x]")).to_contain_text("<img src=z")
         page.locator(".rendering a", has_text="a").count()
         page.wait_for_timeout(200)
@@ -214,7 +214,7 @@ def test_hostile_trace_runs_no_script(page: Page, tmp_path: Path) -> None:
 
 def test_phone_layout_has_no_horizontal_scroll(page: Page, live_server: str) -> None:
     page.set_viewport_size({"width": 390, "height": 844})
-    open_lecture(page, live_server, "trace=lecture_00&step=11")
+    open_lecture(page, live_server, "trace=lecture_00&step=12")
     width = page.evaluate("document.scrollingElement.scrollWidth")
     assert width <= 391, width
     expect(page.locator("#env")).to_be_visible()
@@ -262,7 +262,7 @@ def test_50mb_trace_loads_without_freezing(page: Page, tmp_path: Path) -> None:
     base = next(server)
     try:
         page.add_init_script(FRAME_MONITOR)
-        page.goto(f"{base}/lecture?trace=big&step=39999")
+        page.goto(f"{base}/lecture?trace=big&step=40000")
         expect(page.locator("body")).to_have_class("lecture-page ready", timeout=120_000)
         expect(page.locator("#step-num")).to_have_text("40000")
         gap = page.evaluate("window.__maxFrameGap")

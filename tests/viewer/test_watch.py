@@ -96,7 +96,7 @@ def test_live_reload_in_the_page(page: Page, tmp_path: Path) -> None:
     server = run_server(tmp_path / "traces", watch=True)
     base = next(server)
     try:
-        page.goto(f"{base}/lecture?trace=live&step=3")
+        page.goto(f"{base}/lecture?trace=live&step=4")
         expect(page.locator("body")).to_have_class("lecture-page ready")
         expect(page.locator(".line.current")).to_have_attribute("data-line", "12")
         expect(page.locator(".rendering")).to_have_text("Version one")

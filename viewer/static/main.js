@@ -1,5 +1,5 @@
 // The lecture page: load the trace (off the main thread), then step through it by keyboard and
-// mouse. URL state ?trace=NAME&step=N (history for jumps), themes, presenter mode, live reload.
+// mouse. URL state ?trace=NAME&step=N, N counted from 1 as on screen (history for jumps), themes, presenter mode, live reload.
 import { loadView } from "./loader.js";
 import { Model } from "./model.js";
 import { SourcePane } from "./source.js";
@@ -76,7 +76,7 @@ class Viewer {
     const isPush = push || now - this.lastPush > PUSH_GAP_MS;
     const url = new URL(location.href);
     url.searchParams.set("trace", this.name);
-    url.searchParams.set("step", String(this.step));
+    url.searchParams.set("step", String(this.step + 1));  // as the counter shows it
     if (isPush) {
       clearTimeout(this.urlTimer);
       this.urlTimer = 0;
@@ -259,9 +259,15 @@ function wireControls(viewer) {
     resizeTimer = setTimeout(() => viewer.source.scrollToCurrent(), 100);  // phone rotation, etc.
   });
   window.addEventListener("popstate", () => {
-    const step = Number(new URL(location.href).searchParams.get("step") || 0);
-    viewer.go(step, { replaceUrl: false });
+    viewer.go(stepFromUrl(location.href), { replaceUrl: false });
   });
+}
+
+// The step index named by ?step=N: N counts from 1, as the counter on screen does (absent or
+// not a number: the first step; past the end: go() clamps it to the last).
+function stepFromUrl(href) {
+  const step = Number(new URL(href).searchParams.get("step") || 1);
+  return Number.isFinite(step) ? step - 1 : 0;
 }
 
 function watchForChanges(viewer) {
@@ -298,8 +304,7 @@ async function main() {
   const viewer = new Viewer(name, view);
   window.viewer = viewer;
   wireControls(viewer);
-  const step = Number(params.get("step") || 0);
-  viewer.go(Number.isFinite(step) ? step : 0, { replaceUrl: false });
+  viewer.go(stepFromUrl(location.href), { replaceUrl: false });
   history.replaceState({ step: viewer.step }, "", location.href);
   viewer.firstRenderMs = performance.now() - started;
   document.body.classList.add("ready");

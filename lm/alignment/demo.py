@@ -258,8 +258,9 @@ def plot_curves(curves: dict[str, dict[str, list[float]]], out: Path) -> list[Pa
         line = list(zip(c["step"], c[signal[stage]], strict=True))
         dots = list(zip(c["eval_step"], c["eval_accuracy"], strict=True))
         path = out / f"curves_{stage}.svg"
-        title = f"{stage.upper()}: held-out accuracy (dots), {signal[stage]} per step (line)"
-        write_loss_svg(path, line, dots, {"accuracy before": c["eval_accuracy"][0]}, title)
+        title = f"{stage.upper()}: held-out accuracy and {signal[stage]} per step"
+        write_loss_svg(path, line, dots, {"accuracy before": c["eval_accuracy"][0]}, title,
+                       y_label="value", legend=(signal[stage], "held-out accuracy"))  # fmt: skip
         written.append(path)
         chain += [(offset + step, acc) for step, acc in dots]
         offset += int(c["eval_step"][-1])
@@ -267,8 +268,9 @@ def plot_curves(curves: dict[str, dict[str, list[float]]], out: Path) -> list[Pa
     if chain:
         path = out / "curves_chain.svg"
         stages = " -> ".join(s.upper() for s in STAGES if s in curves)
-        title = f"held-out accuracy through {stages} (dots: end of each stage)"
-        write_loss_svg(path, chain, ends, {"start": chain[0][1]}, title)
+        title = f"held-out accuracy through {stages}"
+        write_loss_svg(path, chain, ends, {"start": chain[0][1]}, title, y_label="accuracy",
+                       legend=("held-out accuracy", "end of a stage"))  # fmt: skip
         written.append(path)
     return written
 

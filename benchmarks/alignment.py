@@ -88,7 +88,7 @@ def main() -> None:
             print(f"  speedup of ours over {name}: {ours / rate:.1f}x")
 
     # One GRPO step: rollouts (timed above, per rollout) + rewards + 2 epochs of clipped updates.
-    problems: list[Problem] = train[: max(n // args.group, 1)]
+    problems: list[Problem] = list(train[: max(n // args.group, 1)])
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     generation_seconds: list[float] = []
 

@@ -21,8 +21,15 @@ def write_loss_svg(
     val: list[tuple[int, float]],
     baselines: dict[str, float],
     title: str,
+    *,
+    y_label: str = "loss",
+    legend: tuple[str, str] = ("train", "val"),
 ) -> None:
-    """Write an SVG of (step, loss) points to `path` atomically."""
+    """Write an SVG of (step, value) points to `path` atomically: a line, dots and baselines.
+
+    `y_label` names the y axis and `legend` the line and the dots (other curves than a loss,
+    e.g. the alignment demo's accuracy and reward, set both).
+    """
     points = train + val
     if not points:
         raise ValueError(f"write_loss_svg: no losses to plot for {str(path)!r}")
@@ -41,8 +48,8 @@ def write_loss_svg(
         f'font-family="sans-serif" font-size="12"><rect width="100%" height="100%" fill="white"/>',
         f'<text x="{WIDTH / 2}" y="20" text-anchor="middle">{escape(title)}</text>',
         f'<text x="{WIDTH / 2}" y="{HEIGHT - 12}" text-anchor="middle">step</text>',
-        f'<text x="8" y="{MARGIN - 8}">loss {hi:.2f}</text>',
-        f'<text x="8" y="{HEIGHT - MARGIN + 14}">loss {lo:.2f}</text>',
+        f'<text x="8" y="{MARGIN - 8}">{escape(y_label)} {hi:.2f}</text>',
+        f'<text x="8" y="{HEIGHT - MARGIN + 14}">{escape(y_label)} {lo:.2f}</text>',
     ]
     for i, (name, value) in enumerate(sorted(baselines.items())):
         (x0, y), (x1, _) = xy(0, value), xy(max_step, value)
@@ -56,7 +63,9 @@ def write_loss_svg(
     for s, v in val:
         x, y = xy(s, v)
         parts.append(f'<circle cx="{x}" cy="{y}" r="3" fill="{COLORS["val"]}"/>')
-    legend = f'<text x="{MARGIN}" y="{MARGIN - 8}" fill="{COLORS["train"]}">train</text>'
-    legend += f'<text x="{MARGIN + 50}" y="{MARGIN - 8}" fill="{COLORS["val"]}">val</text>'
-    parts += [legend, "</svg>\n"]
+    line_name, dots_name = (escape(name) for name in legend)
+    dots_x = MARGIN + 50 + 7 * max(len(legend[0]) - 5, 0)  # about 7 px per character
+    parts.append(f'<text x="{MARGIN}" y="{MARGIN - 8}" fill="{COLORS["train"]}">{line_name}</text>')
+    parts.append(f'<text x="{dots_x}" y="{MARGIN - 8}" fill="{COLORS["val"]}">{dots_name}</text>')
+    parts.append("</svg>\n")
     write_text_atomic(path, "\n".join(parts))

@@ -1,7 +1,7 @@
 """lm.alignment: SFT, DPO and GRPO as pure tensor functions, with verifier rewards.
 
 Names and return shapes follow the CS336 assignment 5 API. Training loops live in `loops.py`
-and the end-to-end demo in `demo.py` (`python -m lm.alignment.demo sft|dpo|grpo`).
+and the end-to-end demo in `demo.py` (`python -m lm.alignment.demo`: base -> SFT -> DPO -> GRPO).
 """
 
 from lm.alignment.data import tokenize_prompt_and_output

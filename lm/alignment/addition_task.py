@@ -1,14 +1,16 @@
-"""A checkable synthetic task for the alignment demo: two-digit addition with a chain of thought.
+"""A checkable synthetic task for the alignment demo: multi-digit addition with a chain of thought.
 
 Prompt "47+38=", a worked response "<think>7+8=15 4+3+1=8</think> <answer>85</answer>" (r1-zero
-format, graded by `r1_zero_reward_fn`). The "base" distribution the model is pre-trained on is
-deliberately flawed: some answers are bare sums without the format, and many worked examples forget
-the carry (a systematic mistake that greedy decoding then repeats). A character tokenizer with a
-32-symbol vocabulary keeps the model tiny.
+format, graded by `r1_zero_reward_fn`); the demo uses three-digit operands. The "base" distribution
+the model is pre-trained on is deliberately flawed: some answers are bare sums without the format,
+and worked examples forget the carry (the demo: all of them, so the base model has never seen a
+column "x+y+1" and greedy decoding repeats the mistake). A character tokenizer with a 29-symbol
+vocabulary keeps the model tiny.
 """
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass
 
@@ -83,10 +85,11 @@ def has_carry(a: int, b: int) -> bool:
     return worked(a, b) != worked(a, b, forget_carry=True)
 
 
+@functools.cache  # shuffling a million three-digit problems takes seconds; callers share one
 def split_problems(
     num_digits: int = 2, num_test: int = 200, seed: int = 0
-) -> tuple[list[Problem], list[Problem]]:
-    """All a + b with operands < 10**num_digits, shuffled: (train, held-out test)."""
+) -> tuple[tuple[Problem, ...], tuple[Problem, ...]]:
+    """All a + b with operands < 10**num_digits, shuffled: (train, held-out test), immutable."""
     if num_digits < 1 or num_digits > 3:
         raise ValueError(f"split_problems: num_digits={num_digits!r} (expected 1, 2 or 3)")
     top = 10**num_digits
@@ -97,7 +100,7 @@ def split_problems(
             f"split_problems: num_test={num_test!r} leaves no training problems "
             f"(expected fewer than {len(problems)})"
         )
-    return problems[num_test:], problems[:num_test]
+    return tuple(problems[num_test:]), tuple(problems[:num_test])
 
 
 def base_text(problem: Problem, rng: random.Random, p_raw: float, p_forget: float) -> str:
@@ -106,26 +109,3 @@ def base_text(problem: Problem, rng: random.Random, p_raw: float, p_forget: floa
         return f"{problem.prompt}{problem.answer}{EOS}"  # a bare sum: no format
     forget = rng.random() < p_forget
     return f"{problem.prompt}{worked(problem.a, problem.b, forget)}{EOS}"
-
-
-def spurious_carry(a: int, b: int) -> str:
-    """The opposite mistake: a carry of 1 added into the tens column where none exists.
-
-    spurious_carry(12, 34) -> "<think>2+4=6 1+3+1=5</think> <answer>56</answer>".
-    """
-    ones = a % 10 + b % 10
-    tens = a // 10 + b // 10 + 1 + (ones >= 10)
-    return f"<think>{a % 10}+{b % 10}={ones} {a // 10}+{b // 10}+1={tens}</think> " \
-        f"<answer>{tens}{ones % 10}</answer>"  # fmt: skip
-
-
-def preference_pair(problem: Problem) -> tuple[str, str]:
-    """(chosen, rejected): the correct worked answer vs a plausible wrong one.
-
-    With a carry the rejected answer forgets it; without one it adds a carry that is not there,
-    so preferences teach both directions, not "always carry".
-    """
-    a, b = problem.a, problem.b
-    chosen = worked(a, b) + EOS
-    rejected = worked(a, b, forget_carry=True) if has_carry(a, b) else spurious_carry(a, b)
-    return chosen, rejected + EOS

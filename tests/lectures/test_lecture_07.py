@@ -1,5 +1,5 @@
 """lecture_07 (Alignment): smoke-traces and validates; the committed trace matches the sources;
-the shipped demo results hold the before/after accuracies the lecture plots."""
+the shipped demo results hold the chained before/after accuracies the lecture plots."""
 
 from __future__ import annotations
 
@@ -20,16 +20,30 @@ def test_smoke_trace_validates(tmp_path: Path) -> None:
     trace = smoke_trace("lectures/lecture_07.py", tmp_path)
     assert trace.status == "ok" and len(trace.outline) == 7
     shown = {name: v for s in trace.steps for name, v in s.values.items()}
-    assert {"rewards", "advantages", "ratios", "mask", "summary", "base_metrics"} <= shown.keys()
+    names = {
+        "rewards",
+        "advantages",
+        "ratios",
+        "mask",
+        "summary",
+        "base_metrics",
+        "pair",
+        "margins",
+    }
+    assert names <= shown.keys()
     kinds = {r.kind for s in trace.steps for r in s.renderings}
     assert {"markdown", "plot", "link"} <= kinds
 
 
-def test_shipped_results_have_every_stage() -> None:
+def test_shipped_results_are_a_chain_that_raises_accuracy_at_every_stage() -> None:
     results = json.loads(DATA.read_text())
-    assert set(results["stages"]) == {"sft", "dpo", "grpo"}
-    for r in results["stages"].values():
-        assert 0.0 <= r["before"]["accuracy"] <= 1.0 and 0.0 <= r["after"]["accuracy"] <= 1.0
-    # every stage starts from the same base model
-    assert results["stages"]["dpo"]["before"] == results["stages"]["sft"]["before"]
-    assert results["stages"]["grpo"]["before"] == results["stages"]["sft"]["before"]
+    stages = results["stages"]
+    assert list(stages) == ["sft", "dpo", "grpo"]
+    for r in stages.values():
+        assert 0.0 <= r["before"]["accuracy"] < r["after"]["accuracy"] <= 1.0
+    # each stage starts where the previous one stopped (greedy decoding: the same numbers)
+    assert stages["dpo"]["before"]["accuracy"] == stages["sft"]["after"]["accuracy"]
+    assert stages["grpo"]["before"]["accuracy"] == stages["dpo"]["after"]["accuracy"]
+    assert stages["dpo"]["before"]["margin"] == 0.0 < stages["dpo"]["after"]["margin"]
+    for stage in ("base", "sft"):
+        assert (REPO / "lectures" / "data" / f"alignment_{stage}.pt").exists()

@@ -1,8 +1,9 @@
 """Atomic file writes for lm/: write a temp file beside the target, then rename it over the target.
 
 A crash mid-write leaves the previous file (or none), never a truncated one, and the temp file is
-removed on error. Every lm/ module that writes results (checkpoints, token files, tokenizer files,
-plots, caches) goes through `atomic_path`.
+removed on error. The file gets the permissions a plain `open(path, "w")` would give (0666 less
+the umask), not mkstemp's private 0600. Every lm/ module that writes results (checkpoints, token
+files, tokenizer files, plots, caches) goes through `atomic_path`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

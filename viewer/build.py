@@ -57,12 +57,23 @@ def bundle_modules(static_dir: Path = STATIC_DIR) -> str:
 
 
 def _write(path: Path, text: str) -> None:
-    """Write atomically (temp file + rename) so a half-written site is never served."""
+    """Write atomically (temp file + rename) so a half-written site is never served.
+
+    The file is readable as `open(path, "w")` would make it (0666 less the umask): mkstemp's
+    private 0600 would make a web server running as another user answer 403.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(temp, path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temp, 0o666 & ~umask)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
 
 
 # Static hosts cannot send headers: the same policy as the server's, as a meta tag.

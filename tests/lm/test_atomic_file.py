@@ -23,3 +23,14 @@ def test_failed_write_keeps_the_old_file_and_removes_the_temp(tmp_path) -> None:
         raise RuntimeError("disk full")
     assert target.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
+
+
+def test_written_file_follows_the_umask_not_mkstemps_0600(tmp_path) -> None:
+    import os
+
+    old = os.umask(0o022)
+    try:
+        write_text_atomic(tmp_path / "shared.txt", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "shared.txt").stat().st_mode & 0o777 == 0o644

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,7 +16,13 @@ def test_build_site_writes_a_self_contained_site(trace_dir: Path, tmp_path: Path
     (trace_dir / "img").mkdir()
     (trace_dir / "img" / "fig.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     out = tmp_path / "site"
-    build_site(trace_dir, out)
+    old_umask = os.umask(0o022)
+    try:
+        build_site(trace_dir, out)
+    finally:
+        os.umask(old_umask)
+    # a web server running as another user must be able to read every page (not mkstemp's 0600)
+    assert {p.stat().st_mode & 0o777 for p in out.rglob("*") if p.is_file()} == {0o644}
     index = (out / "index.html").read_text()
     assert 'href="lecture_00.html"' in index and "invalid trace" in index
     page = (out / "lecture_00.html").read_text()

@@ -34,23 +34,27 @@ class _CrossEntropy(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, logits: Tensor, targets: Tensor) -> Tensor:
-        x = logits.reshape(-1, logits.shape[-1]).float()  # [N, V]; subtle: bf16 loses ~2 digits
-        targets = targets.reshape(-1, 1)  # [N, 1]
+        # [N, V] in at least float32; subtle: a bf16 log-sum-exp loses ~2 digits of the loss
+        x = logits.reshape(-1, logits.shape[-1]).to(
+            torch.promote_types(logits.dtype, torch.float32)
+        )
+        targets = targets.reshape(-1)  # [N]
         row_max = x.amax(dim=-1, keepdim=True)  # [N, 1]
         # exp(x - max) as 2^((x - max) log2 e): torch's CPU exp2 is ~4x faster than exp
         probs = torch.add(-LOG2_E * row_max, x, alpha=LOG2_E).exp2_()  # [N, V], unnormalized
         sum_exp = probs.sum(dim=-1, keepdim=True)  # [N, 1]
         log_norm = row_max + sum_exp.log()  # [N, 1], log sum exp(x)
-        loss = (log_norm - x.gather(-1, targets)).mean()
-        ctx.save_for_backward(probs.div_(sum_exp), targets)  # probs now softmax(x)
+        loss = (log_norm - x.gather(-1, targets[:, None])).mean()
+        ctx.save_for_backward(probs.div_(sum_exp), targets)  # probs is now softmax(x)
         ctx.logits_shape, ctx.logits_dtype = logits.shape, logits.dtype
         return loss
 
     @staticmethod
     def backward(ctx, g: Tensor) -> tuple[Tensor, None]:
         probs, targets = ctx.saved_tensors
-        grad = probs.scatter_add(-1, targets, torch.full_like(targets, -1.0, dtype=probs.dtype))
-        grad *= g / probs.shape[0]  # d mean / d row = 1 / N
+        scale = g / len(probs)  # d mean / d row = 1 / N
+        grad = probs * scale  # [N, V]
+        grad[torch.arange(len(probs), device=grad.device), targets] -= scale  # minus one_hot
         return grad.view(ctx.logits_shape).to(ctx.logits_dtype), None
 
 

@@ -224,8 +224,10 @@ def training_memory():
     static = static_training_bytes(count_parameters(model))  # @inspect static
     text(
         "Activations are the tensors autograd keeps for the backward pass. Per layer, our model "
-        "keeps about $10BTC + 5BTF + 3BHT^2$ numbers (see `lm.accounting.activation_bytes`): "
-        "linear in batch size, quadratic in context length because of the attention matrix."
+        "keeps about $10BTC + 5BTF + BHT^2$ numbers (see `lm.accounting.activation_bytes`): "
+        "linear in batch size, quadratic in context length because of the attention matrix "
+        "(only its softmax output: `lm.model.softmax` has a hand-written backward that needs "
+        "nothing else)."
     )
     batch_sizes = [1, 2, 4] if IS_SMOKE else [1, 2, 4, 8, 16]
     measured, predicted = [], []

@@ -63,16 +63,17 @@ def activation_bytes(
 ) -> int:  # fmt: skip
     """Tensors autograd keeps for the backward pass of our eager float32 TransformerLM + loss.
 
-    Per layer: 10 [B,T,C] (each RMSNorm keeps x, x/rms and its output; attention keeps rotated
-    q and k, v and the merged heads; raw q and k are not kept since RoPE multiplies them by
-    constants), 5 [B,T,F] (w1 x, sigmoid, silu, w3 x, the gated product) and 3 [B,H,T,T]
-    (masked scores, exp, probabilities). After the layers: the final norm (3 [B,T,C]) and the
-    loss (logits, shifted logits and their exp: 3 [B,T,V]). Small [B,T] terms are left out.
+    Per layer: 10 [B,T,C] (each RMSNorm keeps x, x/rms and its output; attention keeps the
+    scaled q, the rotated k, v and the merged heads; raw q and k are not kept since RoPE
+    multiplies them by constants), 5 [B,T,F] (w1 x, sigmoid, silu, w3 x, the gated product) and
+    1 [B,H,T,T] (the attention probabilities: our softmax keeps only its output). After the
+    layers: the final norm (3 [B,T,C]) and the loss (its softmax, 1 [B,T,V]). Small [B,T] and
+    [T,D] terms are left out.
     """
     btc, btf = batch_size * seq_len * d_model, batch_size * seq_len * d_ff
     bhtt = batch_size * num_heads * seq_len * seq_len
-    per_layer = 10 * btc + 5 * btf + 3 * bhtt
-    values = num_layers * per_layer + 3 * btc + 3 * batch_size * seq_len * vocab_size
+    per_layer = 10 * btc + 5 * btf + bhtt
+    values = num_layers * per_layer + 3 * btc + batch_size * seq_len * vocab_size
     return values * bytes_per_value
 
 

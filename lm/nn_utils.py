@@ -6,12 +6,14 @@ torch.nn.utils.clip_grad_norm_.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import torch
 from torch import Tensor
 
 CLIP_EPS = 1e-6  # keeps the clip factor finite when the gradient norm is ~0
+LOG2_E = math.log2(math.e)  # e^z = 2^(z * LOG2_E)
 
 
 def cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
@@ -20,12 +22,40 @@ def cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
     Stable for large logits: log-sum-exp is taken after subtracting the row max, so exp never
     overflows. Example: logits [[1e4, 0.]], targets [0] -> 0.0.
     """
-    logits = logits.float()  # subtle: bf16 log-sum-exp loses ~2 digits of the loss
-    row_max = logits.amax(dim=-1, keepdim=True)  # [..., 1]
-    shifted = logits - row_max  # [..., V]
-    log_norm = torch.log(torch.exp(shifted).sum(dim=-1))  # [...]
-    target_logit = shifted.gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # [...]
-    return (log_norm - target_logit).mean()
+    return _CrossEntropy.apply(logits, targets)
+
+
+class _CrossEntropy(torch.autograd.Function):
+    """Cross-entropy with its textbook gradient: d loss / d logits = (softmax - one_hot) / N.
+
+    Autograd through max/sub/exp/sum/log/gather would keep the shifted logits and their exp
+    ([N, V] each) and run a backward op per forward op; here only the softmax is kept.
+    """
+
+    @staticmethod
+    def forward(ctx, logits: Tensor, targets: Tensor) -> Tensor:
+        # [N, V] in at least float32; subtle: a bf16 log-sum-exp loses ~2 digits of the loss
+        x = logits.reshape(-1, logits.shape[-1]).to(
+            torch.promote_types(logits.dtype, torch.float32)
+        )
+        targets = targets.reshape(-1)  # [N]
+        row_max = x.amax(dim=-1, keepdim=True)  # [N, 1]
+        # exp(x - max) as 2^((x - max) log2 e): torch's CPU exp2 is ~4x faster than exp
+        probs = torch.add(-LOG2_E * row_max, x, alpha=LOG2_E).exp2_()  # [N, V], unnormalized
+        sum_exp = probs.sum(dim=-1, keepdim=True)  # [N, 1]
+        log_norm = row_max + sum_exp.log()  # [N, 1], log sum exp(x)
+        loss = (log_norm - x.gather(-1, targets[:, None])).mean()
+        ctx.save_for_backward(probs.div_(sum_exp), targets)  # probs is now softmax(x)
+        ctx.logits_shape, ctx.logits_dtype = logits.shape, logits.dtype
+        return loss
+
+    @staticmethod
+    def backward(ctx, g: Tensor) -> tuple[Tensor, None]:
+        probs, targets = ctx.saved_tensors
+        scale = g / len(probs)  # d mean / d row = 1 / N
+        grad = probs * scale  # [N, V]
+        grad[torch.arange(len(probs), device=grad.device), targets] -= scale  # minus one_hot
+        return grad.view(ctx.logits_shape).to(ctx.logits_dtype), None
 
 
 def global_grad_norm(params: Iterable[torch.nn.Parameter]) -> Tensor:

@@ -27,6 +27,16 @@ def test_cross_entropy_matches_torch_and_is_stable():
     assert torch.isfinite(loss) and abs(loss.item() - 5e3) < 1e-3  # (0 + 1e4) / 2
 
 
+def test_cross_entropy_hand_written_backward_passes_gradcheck():
+    torch.manual_seed(0)
+    logits = torch.randn(2, 3, 7, dtype=torch.float64, requires_grad=True)
+    targets = torch.randint(0, 7, (2, 3))
+    assert torch.autograd.gradcheck(lambda z: cross_entropy(z, targets), (logits,))
+    bf16 = logits.detach().bfloat16().requires_grad_()
+    cross_entropy(bf16, targets).backward()
+    assert bf16.grad is not None and bf16.grad.dtype == torch.bfloat16
+
+
 def test_clip_gradients_matches_torch():
     torch.manual_seed(0)
     a = [torch.nn.Parameter(torch.randn(5, 3)) for _ in range(3)]

@@ -42,6 +42,8 @@ from lm.alignment.demo import DemoConfig  # noqa: E402
 
 IS_SMOKE = os.environ.get("EXECLECTURE_SMOKE") == "1"
 DATA = Path(__file__).parent / "data" / "alignment_demo.json"  # saved by lm.alignment.demo all
+# saved by `python -m lm.alignment.demo dpo-ablation --export lectures/data`
+ABLATION = Path(__file__).parent / "data" / "alignment_dpo_ablation.json"
 WEIGHTS = Path(__file__).parent / "data" / "alignment_{stage}.pt"  # its base and SFT models, bf16
 torch.set_num_threads(1)  # two threads on two busy cores are slower than one
 
@@ -380,15 +382,29 @@ def full_demo_curves():
         "grade of its own samples: GRPO needs no demonstrations at all, DPO a judgement between "
         "two answers (and here a worked solution where the model had no correct sample)."
     )
+    ablation = json.loads(ABLATION.read_text(encoding="utf-8"))
+    dpo_ablation = {
+        name: {"accuracy": round(v["accuracy"], 3), "margin": round(v["margin"], 3)}
+        for name, v in ablation["variants"].items()
+    }  # @inspect dpo_ablation
+    only, both, nll = (ablation["variants"][k] for k in ("DPO only", "DPO + NLL", "NLL only"))
     note(
         "DPO is delicate here. After its first mistake, a rejected answer goes on consistently "
         "(it copies its wrong column sums into the answer), and DPO pushes those tokens down "
-        "too. Measured once each from this SFT model (52.4%), 200 steps, same pairs: pure DPO "
-        "raised the margin to 0.72 while accuracy fell to 26.6%; DPO plus the chosen answers' "
-        f"likelihood (as RPO does, weight {config['dpo_nll_weight']}) gave 66.6%; the "
-        "likelihood term alone gave 71.0%. So much of DPO's gain here is supervised learning on "
-        "the chosen answers, and the DPO term itself costs accuracy. Off-policy pairs (fixed, "
-        "hand-made mistakes) after SFT lowered accuracy in an earlier version of this demo."
+        "too. `python -m lm.alignment.demo dpo-ablation` reruns the DPO stage from the same SFT "
+        f"model ({ablation['sft']['accuracy']:.1%}), same pairs and seed, three ways: pure DPO "
+        f"takes the margin to {only['margin']:.2f} while accuracy goes to "
+        f"{only['accuracy']:.1%}; DPO plus the chosen answers' likelihood (as RPO does, weight "
+        f"{both['nll_weight']:g}) gives {both['accuracy']:.1%}; the likelihood term alone gives "
+        f"{nll['accuracy']:.1%}. "
+        + (
+            "So much of DPO's gain here is supervised learning on the chosen answers, and the "
+            "DPO term itself costs accuracy. "
+            if nll["accuracy"] >= both["accuracy"]
+            else "The DPO term adds to what the likelihood term alone gives. "
+        )
+        + "Off-policy pairs (fixed, hand-made mistakes) after SFT lowered accuracy in an earlier "
+        "version of this demo."
     )
 
 

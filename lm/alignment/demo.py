@@ -9,11 +9,14 @@ exact-match accuracy on the same held-out problems before and after. `all` (the 
 chain; a single stage starts from the previous stage's checkpoint in the out dir, trained first
 when it is missing or was made with other settings. Writes `log.jsonl` (one record per step and per
 evaluation), `curves_<stage>.svg`, `curves_chain.svg`, `results.json` and `<stage>.pt`.
+`dpo-ablation` reruns the DPO stage from the SFT model three ways (DPO loss only, DPO + the chosen
+answers' likelihood as the chain does, likelihood only) and writes `dpo_ablation.json`.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import random
 import shutil
@@ -329,7 +332,60 @@ def export(out: Path, dest: Path) -> list[Path]:
         with atomic_path(dest / f"alignment_{stage}.pt") as tmp:
             torch.save({"key": saved["key"], "model": state}, tmp)
         written.append(dest / f"alignment_{stage}.pt")
+    if (out / ABLATION_FILE).exists():
+        shutil.copyfile(out / ABLATION_FILE, dest / "alignment_dpo_ablation.json")
+        written.append(dest / "alignment_dpo_ablation.json")
     return written
+
+
+ABLATION_FILE = "dpo_ablation.json"
+
+
+def dpo_ablation(out: Path = Path("runs/alignment"), config: DemoConfig | None = None,
+                 show_progress: bool = False) -> dict[str, Any]:  # fmt: skip
+    """What DPO's own term adds: the DPO stage rerun from the same SFT model (cached or trained
+    now), same pairs and seed, with its loss as DPO only, DPO + the chosen answers' NLL (the
+    chain's setting), and that NLL only. Writes and returns {sft, variants: {name: {accuracy,
+    carry_accuracy, margin, dpo_weight, nll_weight}}} (held-out, greedy)."""
+    config = config or DemoConfig()
+    torch.manual_seed(config.seed)
+    out.mkdir(parents=True, exist_ok=True)
+    progress = None
+    if show_progress:
+        from rich.progress import Progress
+
+        progress = Progress()
+        progress.start()
+    recorder = _Recorder(out / "log.jsonl", progress)
+    tok = AdditionTokenizer()
+    train, test = split_problems(config.num_digits, config.num_test, config.seed)
+    weights = {"DPO only": (1.0, 0.0), "DPO + NLL": (1.0, config.dpo_nll_weight),
+               "NLL only": (0.0, config.dpo_nll_weight)}  # fmt: skip
+    try:
+        sft_model = _trained("sft", config, out, recorder, {"stages": {}})
+        reference = loops.frozen_copy(sft_model)
+        gen = loops.seeded_generator(sft_model, config.seed + 1)
+        pairs = loops.on_policy_pairs(reference, tok, test[: config.margin_prompts],
+                                      config.dpo_samples, gen)  # fmt: skip
+        results: dict[str, Any] = {"sft": loops.evaluate(sft_model, tok, test), "variants": {}}
+        for name, (dpo_weight, nll_weight) in weights.items():
+            model, label = copy.deepcopy(sft_model), f"dpo ablation: {name}"
+            recorder.start(label, config.dpo_steps)
+            loops.dpo(model, tok, train, config.dpo_steps, batch_size=config.dpo_batch,
+                      beta=config.dpo_beta, lr=config.dpo_lr, nll_weight=nll_weight,
+                      num_samples=config.dpo_samples, seed=config.seed, reference=reference,
+                      dpo_weight=dpo_weight,
+                      log=lambda step, m, at=label: recorder.log(at, step + 1, m))  # fmt: skip
+            metrics = loops.evaluate(model, tok, test)
+            metrics |= loops.preference_margin(model, reference, tok, pairs, config.dpo_beta)
+            results["variants"][name] = metrics | {"dpo_weight": dpo_weight,
+                                                   "nll_weight": nll_weight}  # fmt: skip
+    finally:
+        recorder.file.close()
+        if progress is not None:
+            progress.stop()
+    write_text_atomic(out / ABLATION_FILE, json.dumps(results, indent=1))
+    return results
 
 
 def _report(results: dict[str, Any]) -> str:
@@ -349,7 +405,14 @@ def _report(results: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("stage", nargs="?", default="all", choices=(*STAGES, "all"))
+    parser.add_argument(
+        "stage",
+        nargs="?",
+        default="all",
+        choices=(*STAGES, "all", "dpo-ablation"),
+        help="a stage (from its parent's checkpoint), the whole chain, or "
+        "dpo-ablation: DPO rerun from the SFT model as DPO only / + NLL / NLL only",
+    )
     parser.add_argument(
         "--config", choices=tuple(CONFIGS), default="cpu",
         help="cpu: the full demo; tiny: a seconds-scale smoke run; gpu: larger, on CUDA",
@@ -368,9 +431,19 @@ def main(argv: list[str] | None = None) -> None:
     config = replace(CONFIGS[args.config](), seed=args.seed)
     if args.pretrain_steps is not None:
         config = replace(config, pretrain_steps=args.pretrain_steps)
-    results = run_demo(args.stage, args.out, config, args.steps, show_progress=True)
-    sys.stdout.write(_report(results))
-    sys.stdout.write(f"wrote {args.out / 'results.json'}, log.jsonl, curves_*.svg, *.pt\n")
+    if args.stage == "dpo-ablation":
+        if args.steps is not None:
+            config = replace(config, dpo_steps=args.steps)
+        ablation = dpo_ablation(args.out, config, show_progress=True)
+        sft = ablation["sft"]
+        sys.stdout.write(f"from SFT      accuracy {sft['accuracy']:.3f}\n")
+        for name, m in ablation["variants"].items():
+            sys.stdout.write(f"{name:13s} accuracy {m['accuracy']:.3f}  margin {m['margin']:.3f}\n")
+        sys.stdout.write(f"wrote {args.out / ABLATION_FILE}\n")
+    else:
+        results = run_demo(args.stage, args.out, config, args.steps, show_progress=True)
+        sys.stdout.write(_report(results))
+        sys.stdout.write(f"wrote {args.out / 'results.json'}, log.jsonl, curves_*.svg, *.pt\n")
     if args.export is not None:
         for path in export(args.out, args.export):
             sys.stdout.write(f"exported {path}\n")

@@ -241,6 +241,7 @@ def dpo(
     seed: int = 0,
     reference: TransformerLM | None = None,
     log: Log | None = None,
+    dpo_weight: float = 1.0,
 ) -> None:
     """DPO against a frozen reference (default: a copy of the starting model), pairs on-policy.
 
@@ -250,7 +251,8 @@ def dpo(
     teach it little. nll_weight > 0 adds the chosen responses' per-token negative log-likelihood
     (as in RPO, Pang et al. 2024, https://arxiv.org/abs/2404.19733): pure DPO can lower the
     likelihood of both responses, and with them the tokens every answer shares (in our runs pure
-    DPO raised the margin while held-out accuracy collapsed). The lr decays linearly to 0.
+    DPO raised the margin while held-out accuracy collapsed). dpo_weight = 0 leaves only that
+    likelihood term (an ablation: what the DPO term itself adds). The lr decays linearly to 0.
     """
     rng = random.Random(seed)
     generator = seeded_generator(model, seed)
@@ -275,7 +277,7 @@ def dpo(
         loss, meta = dpo_loss(chosen, rejected, ref_chosen, ref_rejected, beta)
         nll = -chosen.sum() / sum(len(tokenizer.encode(c)) for _, c, _ in pairs)
         optimizer.zero_grad(set_to_none=True)
-        (loss.mean() + nll_weight * nll).backward()
+        (dpo_weight * loss.mean() + nll_weight * nll).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         if log:

@@ -19,7 +19,15 @@ from lm.alignment.addition_task import (
     split_problems,
     worked,
 )
-from lm.alignment.demo import STAGES, DemoConfig, gpu_config, run_demo, stage_key, tiny_config
+from lm.alignment.demo import (
+    STAGES,
+    DemoConfig,
+    dpo_ablation,
+    gpu_config,
+    run_demo,
+    stage_key,
+    tiny_config,
+)
 from lm.alignment.rewards import r1_zero_reward_fn
 
 
@@ -131,6 +139,21 @@ def test_all_chains_the_stages_and_one_stage_resumes_from_the_cached_chain(tmp_p
     fresh = run_demo("grpo", tmp_path / "b", tiny_config())["stages"]
     assert resumed["grpo"]["after"] == fresh["grpo"]["after"] == grpo["after"]
     assert list(fresh) == ["sft", "dpo", "grpo"] and fresh["dpo"]["after"] == dpo["after"]
+
+
+@pytest.mark.timeout(180)
+def test_dpo_ablation_reruns_the_chains_dpo_stage_three_ways(tmp_path: Path) -> None:
+    chain_dpo = run_demo("dpo", tmp_path, tiny_config())["stages"]["dpo"]["after"]
+    ablation = dpo_ablation(tmp_path, tiny_config())
+    assert json.loads((tmp_path / "dpo_ablation.json").read_text()) == ablation
+    variants = ablation["variants"]
+    assert list(variants) == ["DPO only", "DPO + NLL", "NLL only"]
+    assert variants["NLL only"]["dpo_weight"] == 0.0 and variants["DPO only"]["nll_weight"] == 0.0
+    # the chain's own setting, from the cached SFT model with the same seed: the same result
+    same = variants["DPO + NLL"]
+    assert {k: same[k] for k in ("accuracy", "margin")} == {
+        k: chain_dpo[k] for k in ("accuracy", "margin")
+    }
 
 
 def test_checkpoint_keys_follow_the_chain() -> None:

@@ -22,6 +22,8 @@ import random
 import shutil
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -278,6 +280,27 @@ def plot_curves(curves: dict[str, dict[str, list[float]]], out: Path) -> list[Pa
     return written
 
 
+@contextmanager
+def _recording(out: Path, seed: int, show_progress: bool) -> Iterator[_Recorder]:
+    """Seed torch, make `out`, and yield a recorder appending to `out/log.jsonl` (with a rich
+    progress bar when asked); the log is closed and the bar stopped however the block ends."""
+    torch.manual_seed(seed)
+    out.mkdir(parents=True, exist_ok=True)
+    progress = None
+    if show_progress:
+        from rich.progress import Progress
+
+        progress = Progress()
+        progress.start()
+    recorder = _Recorder(out / "log.jsonl", progress)
+    try:
+        yield recorder
+    finally:
+        recorder.file.close()
+        if progress is not None:
+            progress.stop()
+
+
 def run_demo(
     stage: str = "all", out: Path = Path("runs/alignment"), config: DemoConfig | None = None,
     steps: int | None = None, show_progress: bool = False,
@@ -294,26 +317,13 @@ def run_demo(
     chain = STAGES if stage == "all" else (stage,)
     if steps is not None:
         config = replace(config, **{f"{s}_steps": steps for s in chain})
-    torch.manual_seed(config.seed)
-    out.mkdir(parents=True, exist_ok=True)
-    progress = None
-    if show_progress:
-        from rich.progress import Progress
-
-        progress = Progress()
-        progress.start()
-    recorder = _Recorder(out / "log.jsonl", progress)
     results: dict[str, Any] = {"stage": stage, "config": asdict(config),
                                "pretrain_seconds": None, "stages": {}}  # fmt: skip
-    try:
+    with _recording(out, config.seed, show_progress) as recorder:
         model = _trained(PARENT[chain[0]], config, out, recorder, results)
         for name in chain:
             results["stages"][name] = run_stage(name, model, config, recorder)
             _save(out / f"{name}.pt", stage_key(config, name), model)
-    finally:
-        recorder.file.close()
-        if progress is not None:
-            progress.stop()
     results["curves"] = {k: v for k, v in recorder.curves.items() if k != "pretrain"}
     plot_curves(results["curves"], out)
     write_text_atomic(out / "results.json", json.dumps(results, indent=1))
@@ -348,20 +358,11 @@ def dpo_ablation(out: Path = Path("runs/alignment"), config: DemoConfig | None =
     chain's setting), and that NLL only. Writes and returns {sft, variants: {name: {accuracy,
     carry_accuracy, margin, dpo_weight, nll_weight}}} (held-out, greedy)."""
     config = config or DemoConfig()
-    torch.manual_seed(config.seed)
-    out.mkdir(parents=True, exist_ok=True)
-    progress = None
-    if show_progress:
-        from rich.progress import Progress
-
-        progress = Progress()
-        progress.start()
-    recorder = _Recorder(out / "log.jsonl", progress)
     tok = AdditionTokenizer()
     train, test = split_problems(config.num_digits, config.num_test, config.seed)
     weights = {"DPO only": (1.0, 0.0), "DPO + NLL": (1.0, config.dpo_nll_weight),
                "NLL only": (0.0, config.dpo_nll_weight)}  # fmt: skip
-    try:
+    with _recording(out, config.seed, show_progress) as recorder:
         sft_model = _trained("sft", config, out, recorder, {"stages": {}})
         reference = loops.frozen_copy(sft_model)
         gen = loops.seeded_generator(sft_model, config.seed + 1)
@@ -380,10 +381,6 @@ def dpo_ablation(out: Path = Path("runs/alignment"), config: DemoConfig | None =
             metrics |= loops.preference_margin(model, reference, tok, pairs, config.dpo_beta)
             results["variants"][name] = metrics | {"dpo_weight": dpo_weight,
                                                    "nll_weight": nll_weight}  # fmt: skip
-    finally:
-        recorder.file.close()
-        if progress is not None:
-            progress.stop()
     write_text_atomic(out / ABLATION_FILE, json.dumps(results, indent=1))
     return results
 

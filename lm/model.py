@@ -21,11 +21,12 @@ import math
 import torch
 from torch import Tensor, nn
 
+from lm.nn_utils import exp_minus_max
+
 NORMS = ("rmsnorm", "layernorm")
 FFNS = ("swiglu", "relu", "gelu")
 POSITIONS = ("rope", "sinusoidal", "none")
 INIT_CLIP_STDS = 3.0  # truncated-normal init clips at +-3 standard deviations
-LOG2_E = math.log2(math.e)  # e^z = 2^(z * LOG2_E)
 
 
 # ---------------------------------------------------------------- elementary layers
@@ -217,9 +218,7 @@ class _Softmax(torch.autograd.Function):
         in_dtype = x.dtype
         x = _at_least_float32(x)  # subtle: exp and sums of bf16 scores lose precision
         x_max = x.amax(dim=dim, keepdim=True)  # subtle: exp(x - max) <= 1, so no overflow
-        # e^z = 2^(z log2 e): torch's CPU exp2 is ~4x faster than exp (and not slowed by -inf)
-        y = torch.add(-LOG2_E * x_max, x, alpha=LOG2_E)  # (x - max) * log2(e), one pass
-        y.exp2_()  # in place: y is our own temporary (no autograd inside a Function)
+        y = exp_minus_max(x, x_max)  # (computed as exp2, ~4x faster than exp on CPU)
         y /= y.sum(dim=dim, keepdim=True)
         ctx.dim = dim
         ctx.save_for_backward(y)

@@ -16,6 +16,17 @@ CLIP_EPS = 1e-6  # keeps the clip factor finite when the gradient norm is ~0
 LOG2_E = math.log2(math.e)  # e^z = 2^(z * LOG2_E)
 
 
+def exp_minus_max(x: Tensor, x_max: Tensor) -> Tensor:
+    """exp(x - x_max) as a new tensor (x_max broadcasts against x), for softmax-like code.
+
+    Computed as 2^((x - x_max) log2 e) in one fused pass plus an in-place exp2: torch's CPU exp2
+    is ~4x faster than exp, and not slowed by the -inf of masked scores. No autograd graph is
+    built through the in-place step, so call it where gradients are handled by hand (inside a
+    torch.autograd.Function's forward).
+    """
+    return torch.add(-LOG2_E * x_max, x, alpha=LOG2_E).exp2_()
+
+
 def cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
     """Mean -log softmax(logits)[target]: logits [..., V], targets [...] -> scalar.
 
@@ -40,8 +51,7 @@ class _CrossEntropy(torch.autograd.Function):
         )
         targets = targets.reshape(-1)  # [N]
         row_max = x.amax(dim=-1, keepdim=True)  # [N, 1]
-        # exp(x - max) as 2^((x - max) log2 e): torch's CPU exp2 is ~4x faster than exp
-        probs = torch.add(-LOG2_E * row_max, x, alpha=LOG2_E).exp2_()  # [N, V], unnormalized
+        probs = exp_minus_max(x, row_max)  # [N, V], unnormalized
         sum_exp = probs.sum(dim=-1, keepdim=True)  # [N, 1]
         log_norm = row_max + sum_exp.log()  # [N, 1], log sum exp(x)
         loss = (log_norm - x.gather(-1, targets[:, None])).mean()

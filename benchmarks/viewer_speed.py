@@ -29,20 +29,10 @@ from playwright.sync_api import Page, sync_playwright
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.viewer.tracebuilder import synthetic_trace  # noqa: E402
+from tests.viewer.tracebuilder import FRAME_MONITOR, synthetic_trace  # noqa: E402
 from viewer.app import create_app  # noqa: E402
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
-# Records the longest gap between animation frames from the first byte of the page on.
-FRAME_MONITOR = """
-window.__maxFrameGap = 0;
-(function tick(last) {
-  requestAnimationFrame((now) => {
-    if (last !== null) window.__maxFrameGap = Math.max(window.__maxFrameGap, now - last);
-    tick(now);
-  });
-})(null);
-"""
 
 
 def _serve(trace_dir: Path) -> tuple[str, uvicorn.Server, threading.Thread]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.viewer.tracebuilder import sample_trace, write_trace
+from tests.viewer.tracebuilder import FRAME_MONITOR, sample_trace, write_trace
 from viewer.build import build_site
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("shot_on_failure")]
@@ -234,17 +234,6 @@ def test_static_export_from_file_url(page: Page, tmp_path: Path) -> None:
     expect(page.locator(".rendering math").first).to_be_visible()
     page.keyboard.press("End")
     expect(page.locator(".rendering img.plot")).to_be_visible()
-
-
-FRAME_MONITOR = """
-window.__maxFrameGap = 0;
-(function tick(last) {
-  requestAnimationFrame((now) => {
-    if (last !== null) window.__maxFrameGap = Math.max(window.__maxFrameGap, now - last);
-    tick(now);
-  });
-})(null);
-"""
 
 
 @pytest.mark.slow

@@ -2,7 +2,8 @@
 
 `sample_trace()` is a small lecture with nested calls, math, values of every common kind, output,
 a plot, an image, links and a hidden line; `synthetic_trace(n)` is a long loop for speed tests.
-Both follow execlecture/schema.py and pass `load_trace`.
+Both follow execlecture/schema.py and pass `load_trace`. `FRAME_MONITOR` is the page script that
+the browser test and the benchmark use to find the longest gap between animation frames.
 """
 
 from __future__ import annotations
@@ -12,6 +13,18 @@ import json
 import math
 from pathlib import Path
 from typing import Any
+
+# Records the longest gap between animation frames from the first byte of the page on
+# (add it with page.add_init_script; read window.__maxFrameGap).
+FRAME_MONITOR = """
+window.__maxFrameGap = 0;
+(function tick(last) {
+  requestAnimationFrame((now) => {
+    if (last !== null) window.__maxFrameGap = Math.max(window.__maxFrameGap, now - last);
+    tick(now);
+  });
+})(null);
+"""
 
 SAMPLE_SOURCE = '''"""Lecture 00: a tour of the viewer"""
 from execlecture import text, plot

@@ -114,6 +114,26 @@ def _flash_fwd_kernel(
     tl.store(lse_ptr + b * N_QUERIES + q_rows, lse, mask=q_rows < N_QUERIES)
 
 
+@triton.jit
+def _bwd_tile(
+    q, k, v, do, lse, delta, q_rows, k_rows, N_QUERIES, N_KEYS, qk_scale, scale,
+    IS_CAUSAL: tl.constexpr, UPCAST: tl.constexpr, Q_TILE: tl.constexpr, K_TILE: tl.constexpr,
+):  # fmt: skip
+    """One (query tile, key tile) of the backward, shared by the dK/dV and the dQ kernels.
+
+    Returns P = exp(S - L), recomputed from the saved L (log2 units; 0 past the queries, the keys
+    or the causal mask), and dS = P * (dP - delta) * scale, both (Q_TILE, K_TILE).
+    """
+    s = dot(q, tl.trans(k), tl.zeros((Q_TILE, K_TILE), dtype=tl.float32), UPCAST) * qk_scale
+    is_valid = (q_rows[:, None] < N_QUERIES) & (k_rows[None, :] < N_KEYS)
+    if IS_CAUSAL:
+        is_valid = is_valid & (k_rows[None, :] <= q_rows[:, None])
+    p = tl.where(is_valid, tl.exp2(s - lse[:, None]), 0.0)
+    dp = dot(do, tl.trans(v), tl.zeros((Q_TILE, K_TILE), dtype=tl.float32), UPCAST)
+    ds = p * (dp - delta[:, None]) * scale
+    return p, ds
+
+
 @autotune_on_gpu(_BWD_CONFIGS, key=_KEY)
 @triton.jit
 def _flash_bwd_dkdv_kernel(
@@ -145,14 +165,9 @@ def _flash_bwd_dkdv_kernel(
         do = tl.load(do_ptr + q_offs, mask=q_mask, other=0.0)
         lse = tl.load(lse_ptr + b * N_QUERIES + q_rows, mask=q_rows < N_QUERIES, other=0.0) * LOG2E
         delta = tl.load(delta_ptr + b * N_QUERIES + q_rows, mask=q_rows < N_QUERIES, other=0.0)
-        s = dot(q, tl.trans(k), tl.zeros((Q_TILE, K_TILE), dtype=tl.float32), UPCAST) * qk_scale
-        is_valid = (q_rows[:, None] < N_QUERIES) & (k_rows[None, :] < N_KEYS)
-        if IS_CAUSAL:
-            is_valid = is_valid & (k_rows[None, :] <= q_rows[:, None])
-        p = tl.where(is_valid, tl.exp2(s - lse[:, None]), 0.0)  # (Q_TILE, K_TILE), recomputed
+        p, ds = _bwd_tile(q, k, v, do, lse, delta, q_rows, k_rows, N_QUERIES, N_KEYS, qk_scale,
+                          scale, IS_CAUSAL, UPCAST, Q_TILE, K_TILE)  # fmt: skip
         dv = dot(tl.trans(p.to(do.dtype)), do, dv, UPCAST)  # (K_TILE, D_BLOCK)
-        dp = dot(do, tl.trans(v), tl.zeros((Q_TILE, K_TILE), dtype=tl.float32), UPCAST)
-        ds = p * (dp - delta[:, None]) * scale
         dk = dot(tl.trans(ds.to(q.dtype)), q, dk, UPCAST)  # (K_TILE, D_BLOCK)
     tl.store(dk_ptr + kv_offs, dk.to(dk_ptr.dtype.element_ty), mask=kv_mask)
     tl.store(dv_ptr + kv_offs, dv.to(dv_ptr.dtype.element_ty), mask=kv_mask)
@@ -188,13 +203,8 @@ def _flash_bwd_dq_kernel(
         kv_offs = b * stride_b_k + k_rows[:, None] * stride_n_k + dims[None, :]
         k = tl.load(k_ptr + kv_offs, mask=kv_mask, other=0.0)  # (K_TILE, D_BLOCK)
         v = tl.load(v_ptr + kv_offs, mask=kv_mask, other=0.0)
-        s = dot(q, tl.trans(k), tl.zeros((Q_TILE, K_TILE), dtype=tl.float32), UPCAST) * qk_scale
-        is_valid = (q_rows[:, None] < N_QUERIES) & (k_rows[None, :] < N_KEYS)
-        if IS_CAUSAL:
-            is_valid = is_valid & (k_rows[None, :] <= q_rows[:, None])
-        p = tl.where(is_valid, tl.exp2(s - lse[:, None]), 0.0)
-        dp = dot(do, tl.trans(v), tl.zeros((Q_TILE, K_TILE), dtype=tl.float32), UPCAST)
-        ds = p * (dp - delta[:, None]) * scale  # (Q_TILE, K_TILE)
+        _, ds = _bwd_tile(q, k, v, do, lse, delta, q_rows, k_rows, N_QUERIES, N_KEYS, qk_scale,
+                          scale, IS_CAUSAL, UPCAST, Q_TILE, K_TILE)  # fmt: skip
         dq = dot(ds.to(k.dtype), k, dq, UPCAST)  # (Q_TILE, D_BLOCK)
     tl.store(dq_ptr + q_offs, dq.to(dq_ptr.dtype.element_ty), mask=q_mask)
 

@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_SPEC)" "$(TRITON_SPEC)"
 	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m lm.tokenizer native || echo "note: no native tokenizer engine; the Python engine is used"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -2,6 +2,7 @@
 
 python -m lm.tokenizer train --input FILE --vocab-size N [--special-token T]... --out DIR
 python -m lm.tokenizer encode --tokenizer DIR --input FILE --out FILE.npy
+python -m lm.tokenizer native   # build the C encoder now; say where it is or why it cannot be
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     encode.add_argument("--tokenizer", required=True, help="directory written by `train`")
     encode.add_argument("--input", required=True, help="UTF-8 text file")
     encode.add_argument("--out", required=True, help="output .npy (uint16 when the ids fit)")
-    encode.add_argument("--workers", type=int, default=2, help="encoding processes")
+    encode.add_argument("--workers", type=int, default=2, help="encoding workers")
+    commands.add_parser("native", help="build the native encoding engine and report where it is")
     return parser
 
 
@@ -97,12 +99,30 @@ def _encode(args: argparse.Namespace, console: Console) -> None:
     )
 
 
+def _native(args: argparse.Namespace, console: Console) -> None:
+    from lm.tokenizer import native
+
+    path = native.library_path()
+    existed = path.exists()
+    native.library()  # builds it if needed; raises NativeUnavailable with the reason
+    state = "already built" if existed else "built"
+    console.print(f"native tokenizer engine {state}: {path}", soft_wrap=True, highlight=False)
+
+
+_COMMANDS = {"train": _train, "encode": _encode, "native": _native}
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; bad input is reported on stderr with exit status 2."""
+    """Run the CLI; bad input is reported on stderr with exit status 2, no native engine with 3."""
+    from lm.tokenizer.native import NativeUnavailable
+
     args = _parser().parse_args(argv)
     console = Console(stderr=True)
     try:
-        (_train if args.command == "train" else _encode)(args, console)
+        _COMMANDS[args.command](args, console)
+    except NativeUnavailable as e:
+        console.print(f"[red]error:[/red] {escape(str(e))}", soft_wrap=True, highlight=False)
+        return 3
     except ValueError as e:
         console.print(f"[red]error:[/red] {escape(str(e))}", soft_wrap=True, highlight=False)
         return 2

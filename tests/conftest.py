@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import sys
+import tempfile
 import threading
 
 import pytest
+
+# The tokenizer's C engine is built into a directory of this session's own (hermetic: nothing
+# is read from or left in ~/.cache); subprocesses inherit it.
+if not os.environ.get("LM_NATIVE_CACHE"):
+    os.environ["LM_NATIVE_CACHE"] = tempfile.mkdtemp(prefix="lm-native-")
+    atexit.register(shutil.rmtree, os.environ["LM_NATIVE_CACHE"], ignore_errors=True)
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 

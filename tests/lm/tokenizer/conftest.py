@@ -6,13 +6,19 @@ import pytest
 
 from lm.datafiles import data_path
 from lm.tokenizer import GPT2_PATTERN, Tokenizer
+from tests.lm.tokenizer.engines import require_native
 
 EOT = "<|endoftext|>"
 
 
-@pytest.fixture(scope="session")
-def gpt2() -> Tokenizer:
-    return Tokenizer.from_files(data_path("gpt2_vocab.json"), data_path("gpt2_merges.txt"), [EOT])
+@pytest.fixture(scope="session", params=["native", "python"])
+def gpt2(request: pytest.FixtureRequest) -> Tokenizer:
+    """GPT-2's tokenizer on each engine: every test using it runs on both."""
+    if request.param == "native":
+        require_native()
+    return Tokenizer.from_files(
+        data_path("gpt2_vocab.json"), data_path("gpt2_merges.txt"), [EOT], engine=request.param
+    )
 
 
 @pytest.fixture(scope="session")

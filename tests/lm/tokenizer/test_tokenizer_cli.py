@@ -1,7 +1,8 @@
-"""`python -m lm.tokenizer train|encode` on a tiny file."""
+"""`python -m lm.tokenizer train|encode|native` on a tiny file."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,18 +11,20 @@ import numpy as np
 
 from lm.datafiles import data_path
 from lm.tokenizer import Tokenizer
+from tests.lm.tokenizer.engines import require_native
 
 ROOT = Path(__file__).resolve().parents[3]
 EOT = "<|endoftext|>"
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "lm.tokenizer", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
         timeout=120,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -53,3 +56,17 @@ def test_bad_input_exits_2_with_message(tmp_path: Path) -> None:
     done = _cli("train", "--input", str(tmp_path / "nope.txt"), "--vocab-size", "300",
                 "--out", str(tmp_path))  # fmt: skip
     assert done.returncode == 2 and "does not exist" in done.stderr
+
+
+def test_native_builds_once_and_reports_why_not(tmp_path: Path) -> None:
+    require_native()
+    cache = {"LM_NATIVE_CACHE": str(tmp_path / "cache")}
+    first = _cli("native", env=cache)
+    assert first.returncode == 0, first.stderr
+    assert "engine built: " in first.stderr
+    assert len(list((tmp_path / "cache").glob("bpe_native-*"))) == 1
+    again = _cli("native", env=cache)
+    assert "already built" in again.stderr
+    no_cc = _cli("native", env={"LM_NATIVE_CACHE": str(tmp_path / "c2"), "CC": "/no/such/cc"})
+    assert no_cc.returncode == 3
+    assert "no C compiler found" in no_cc.stderr

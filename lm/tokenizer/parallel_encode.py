@@ -1,10 +1,12 @@
-"""Encoding many texts or one big file with several processes (the GIL keeps threads from helping).
+"""Encoding many texts or one big file on several threads (C engine) or processes (Python engine).
 
-`encode_batch` cuts the texts into equal runs: the caller encodes the first run itself, forked
-workers (each with its own `Tokenizer` and caches) the others, and each worker sends back one flat
-numpy array per run, which pickles far faster than lists of ints. `encode_file` writes a `.npy` of
-token ids (uint16 when the vocabulary fits) through `np.lib.format.open_memmap`, streaming: memory
-stays bounded by a few chunks whatever the file size.
+With the C engine (see native.py) the work runs on threads: ctypes releases the GIL while C
+encodes, and each thread has its own engine and cache. With the Python engine the GIL keeps
+threads from helping, so it runs on processes: `encode_batch` cuts the texts into equal runs, the
+caller encodes the first run itself, forked workers (each with its own `Tokenizer` and caches) the
+others, and each worker sends back one flat numpy array per run, which pickles far faster than
+lists of ints. `encode_file` writes a `.npy` of token ids (uint16 when the vocabulary fits) through
+`np.lib.format.open_memmap`, streaming: memory stays bounded by a few chunks whatever the file size.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from itertools import chain
 from pathlib import Path
 
@@ -48,7 +52,8 @@ def _encode_group(bounds: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
 def encode_batch(
     tokenizer: Tokenizer, texts: Sequence[str], num_workers: int = 2
 ) -> list[list[int]]:
-    """`[tokenizer.encode(t) for t in texts]`, computed by `num_workers` processes.
+    """`[tokenizer.encode(t) for t in texts]`, computed by `num_workers` threads (C engine) or
+    processes (Python engine; the rest of this docstring is about them).
 
     The texts are cut into `num_workers` runs of about equal size. The calling process encodes
     the first itself (so its caches warm up for later calls, and its ids need no transfer) while
@@ -59,6 +64,15 @@ def encode_batch(
     runs = _even_runs([len(t) for t in texts], num_workers) if texts else []
     if num_workers <= 1 or len(runs) <= 1:
         return [tokenizer.encode(t) for t in texts]
+    if tokenizer.engine_in_use == "native":
+        with ThreadPoolExecutor(len(runs) - 1) as threads:
+            others = threads.map(
+                lambda run: list(map(tokenizer.encode, texts[run[0] : run[1]])), runs[1:]
+            )
+            out = [tokenizer.encode(t) for t in texts[runs[0][0] : runs[0][1]]]
+            for encoded in others:
+                out += encoded
+        return out
     context = multiprocessing.get_context(start_method())
     with context.Pool(len(runs) - 1, initializer=_init_worker, initargs=(tokenizer, texts)) as pool:
         pending = pool.map_async(_encode_group, runs[1:])
@@ -89,7 +103,7 @@ def _encode_range(job: tuple[str, int, int]) -> np.ndarray:
     path, lo, hi = job
     text = read_text_range(path, lo, hi)
     assert _worker_tokenizer is not None
-    return np.array(_worker_tokenizer.encode(text), dtype=np.uint32)
+    return np.frombuffer(_worker_tokenizer.encode_to_array(text), dtype=np.uint32)
 
 
 def id_dtype(tokenizer: Tokenizer) -> np.dtype:
@@ -141,6 +155,18 @@ def _encoded_chunks(
     if num_workers <= 1 or len(jobs) == 1:
         _init_worker(tokenizer)
         yield from map(_encode_range, jobs)
+        return
+    if tokenizer.engine_in_use == "native":
+        _init_worker(tokenizer)
+        with ThreadPoolExecutor(num_workers) as threads:
+            # at most 2 chunks ahead per thread: memory stays bounded for any file size
+            ahead = 2 * num_workers
+            pending = deque(threads.submit(_encode_range, job) for job in jobs[:ahead])
+            for job in jobs[ahead:]:
+                yield pending.popleft().result()
+                pending.append(threads.submit(_encode_range, job))
+            while pending:
+                yield pending.popleft().result()
         return
     with _pool(tokenizer, num_workers) as pool:
         yield from pool.imap(_encode_range, jobs)

@@ -7,7 +7,9 @@ peer gets 2 threads (RAYON_NUM_THREADS=2), ours 2 pre-tokenization processes. Pe
 over the whole process tree as summed PSS (see RSS_SAMPLER). Encoding uses
 GPT-2's files for both sides; tiktoken's peer is built offline from them. Ratios: time ours/peer for
 training (lower is better), throughput ours/peer for encoding and decoding (higher is better);
-encode/decode rows are the best of 3 runs, each cold row with a freshly loaded tokenizer.
+encode/decode rows are the best of 3 runs, each cold row with a freshly loaded tokenizer. Both
+encoding engines are measured: the native one (C, threads share one process) and the Python one
+(the readable reference; processes).
 The machine is shared: numbers move by tens of percent from run to run.
 """
 
@@ -22,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,15 +141,18 @@ def _timed(fn, setup=lambda: None):  # noqa: ANN001, ANN202
 def bench_codec(path: Path, tmp: Path) -> None:
     import tiktoken
 
-    from lm.tokenizer import GPT2_PATTERN, Tokenizer
+    from lm.tokenizer import GPT2_PATTERN, Tokenizer, native
     from lm.tokenizer.parallel_encode import encode_file
 
-    def fresh() -> Tokenizer:
-        return Tokenizer.from_files(
-            data_path("gpt2_vocab.json"), data_path("gpt2_merges.txt"), [EOT]
-        )
+    def loader(engine: str) -> Callable[[], Tokenizer]:
+        def fresh() -> Tokenizer:
+            return Tokenizer.from_files(
+                data_path("gpt2_vocab.json"), data_path("gpt2_merges.txt"), [EOT], engine=engine
+            )
 
-    ours = fresh()
+        return fresh
+
+    ours = loader("python")()
     ranks = {token: i for i, token in ours.vocab.items() if i != 50256}
     peer = tiktoken.Encoding(
         name="gpt2_local", pat_str=GPT2_PATTERN, mergeable_ranks=ranks, special_tokens={EOT: 50256}
@@ -157,28 +163,37 @@ def bench_codec(path: Path, tmp: Path) -> None:
     docs = [d + EOT for d in docs[:-1]] + docs[-1:]
     batches = [EOT.join(docs[i : i + 200]) for i in range(0, len(docs), 200)]
     print(f"\n## Encoding {path.name} ({megabytes:.1f} MB) with GPT-2's vocabulary; MB/s")
-    print(f"{'what':<44}{'ours':>9}{'tiktoken':>10}{'ratio':>8}")
+    print(f"{'what':<52}{'ours':>9}{'tiktoken':>10}{'ratio':>8}")
 
     def row(what: str, ours_s: float, peer_s: float) -> None:
-        print(f"{what:<44}{megabytes / ours_s:>9.2f}{megabytes / peer_s:>10.2f}"
+        print(f"{what:<52}{megabytes / ours_s:>9.2f}{megabytes / peer_s:>10.2f}"
               f"{peer_s / ours_s:>8.2f}")  # fmt: skip
 
-    ids_ours, ours_s = _timed(lambda tok: tok.encode(text), fresh)
     ids_peer, peer_s = _timed(lambda _: peer.encode(text, allowed_special="all"))
-    assert ids_ours == ids_peer, "ids differ from tiktoken"
-    row("encode, 1 process / 1 thread (cold cache)", ours_s, peer_s)
-    ours.encode(text)  # fill the caches
-    _, warm_s = _timed(lambda _: ours.encode(text))
-    row("encode, 1 process, warm cache", warm_s, peer_s)
-    out_b, ours2_s = _timed(lambda tok: tok.encode_batch(batches, num_workers=2), fresh)
     out_p, peer2_s = _timed(
         lambda _: peer.encode_batch(batches, num_threads=2, allowed_special="all")
     )
-    assert out_b == out_p
-    row("encode_batch, 2 processes / 2 threads", ours2_s, peer2_s)
-    _, file_s = _timed(lambda tok: encode_file(tok, path, tmp / "ids.npy", num_workers=2), fresh)
-    row("encode_file -> .npy, 2 processes (vs batch)", file_s, peer2_s)
-    text_o, dec_s = _timed(lambda _: ours.decode(ids_ours))
+    engines = ["native", "python"] if native.available() else ["python"]
+    if engines == ["python"]:
+        print("(no native engine here: `python -m lm.tokenizer native` says why)")
+    for engine in engines:
+        fresh = loader(engine)
+        workers = "2 threads" if engine == "native" else "2 processes"
+        ids_ours, ours_s = _timed(lambda tok: tok.encode(text), fresh)
+        assert ids_ours == ids_peer, f"{engine}: ids differ from tiktoken"
+        row(f"{engine}: encode, 1 thread, cold cache", ours_s, peer_s)
+        warm = fresh()
+        warm.encode(text)  # fill the caches
+        _, warm_s = _timed(lambda tok: tok.encode(text), lambda: warm)  # noqa: B023
+        row(f"{engine}: encode, 1 thread, warm cache", warm_s, peer_s)
+        out_b, ours2_s = _timed(lambda tok: tok.encode_batch(batches, num_workers=2), fresh)
+        assert out_b == out_p, f"{engine}: encode_batch differs from tiktoken"
+        row(f"{engine}: encode_batch, {workers} (tiktoken 2 threads)", ours2_s, peer2_s)
+        _, file_s = _timed(
+            lambda tok: encode_file(tok, path, tmp / "ids.npy", num_workers=2), fresh
+        )
+        row(f"{engine}: encode_file -> .npy, {workers} (vs batch)", file_s, peer2_s)
+    text_o, dec_s = _timed(lambda _: ours.decode(ids_peer))
     text_p, dec_peer_s = _timed(lambda _: peer.decode(ids_peer))
     assert text_o == text_p == text
     row("decode", dec_s, dec_peer_s)

@@ -163,10 +163,10 @@ def bench_codec(path: Path, tmp: Path) -> None:
     docs = [d + EOT for d in docs[:-1]] + docs[-1:]
     batches = [EOT.join(docs[i : i + 200]) for i in range(0, len(docs), 200)]
     print(f"\n## Encoding {path.name} ({megabytes:.1f} MB) with GPT-2's vocabulary; MB/s")
-    print(f"{'what':<52}{'ours':>9}{'tiktoken':>10}{'ratio':>8}")
+    print(f"{'what':<56}{'ours':>9}{'tiktoken':>10}{'ratio':>8}")
 
     def row(what: str, ours_s: float, peer_s: float) -> None:
-        print(f"{what:<52}{megabytes / ours_s:>9.2f}{megabytes / peer_s:>10.2f}"
+        print(f"{what:<56}{megabytes / ours_s:>9.2f}{megabytes / peer_s:>10.2f}"
               f"{peer_s / ours_s:>8.2f}")  # fmt: skip
 
     ids_peer, peer_s = _timed(lambda _: peer.encode(text, allowed_special="all"))

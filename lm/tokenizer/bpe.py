@@ -20,7 +20,7 @@ import os
 import sys
 import threading
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import chain, compress, repeat
 from pathlib import Path
@@ -381,6 +381,13 @@ class Tokenizer:
         return native.encode_bytes(
             text.encode("utf-8"), self._special_bytes_regex, self._special_bytes_to_id
         )
+
+    def _encode_many(self, texts: Sequence[str]) -> list[list[int]]:
+        """`[self.encode(t) for t in texts]`, in one C call with the C engine."""
+        native = self._native_engine()
+        if native is None:
+            return list(map(self.encode, texts))
+        return native.encode_many(texts, self._special_bytes_regex, self._special_bytes_to_id)
 
     def encode_to_array(self, text: str) -> array:  # type: ignore[type-arg]
         """`encode(text)` as an array('I') of ids. With the C engine no Python int is made, which

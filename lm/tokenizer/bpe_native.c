@@ -440,5 +440,31 @@ int64_t bpe_encode(Engine *e, const uint8_t *s, int64_t n, int64_t start, uint32
     return (int64_t)i;
 }
 
+/* Encode a batch of texts laid end to end in s in one call (one GIL release for the batch).
+ * Text t is s[stops[t-1]:stops[t]] (from 0 for the first). Special token j is s[starts[j]:ends[j]]
+ * with id ids[j]; they are in order and each lies inside one text. out must have room for every
+ * id (one per byte of s is enough); text_ends[t] gets the number of ids up to the end of text t.
+ * Returns 0, or -1 when out of memory. */
+int64_t bpe_encode_texts(Engine *e, const uint8_t *s, int64_t num_texts, const int64_t *stops,
+                         int64_t num_specials, const int64_t *starts, const int64_t *ends,
+                         const uint32_t *ids, uint32_t *out, int64_t *text_ends) {
+    int64_t k = 0, count = 0, position = 0, j = 0;
+    for (int64_t t = 0; t < num_texts; t++) {
+        for (; j < num_specials && starts[j] < stops[t]; j++) {
+            if (bpe_encode(e, s, starts[j], position, out + k, starts[j] - position, &count) < 0)
+                return -1;
+            k += count;
+            out[k++] = ids[j];
+            position = ends[j];
+        }
+        if (bpe_encode(e, s, stops[t], position, out + k, stops[t] - position, &count) < 0)
+            return -1;
+        k += count;
+        position = stops[t];
+        text_ends[t] = k;
+    }
+    return 0;
+}
+
 /* How many pre-tokens the cache holds (for tests). */
 int64_t bpe_cache_size(const Engine *e) { return (int64_t)e->cache.count; }

@@ -23,7 +23,8 @@ import subprocess
 import tempfile
 import threading
 from array import array
-from collections.abc import Mapping
+from bisect import bisect_right
+from collections.abc import Mapping, Sequence
 from itertools import accumulate, chain
 from pathlib import Path
 
@@ -126,6 +127,8 @@ def _load(path: Path) -> ctypes.CDLL:
     lib.bpe_free.argtypes = [p]
     lib.bpe_encode.restype = i64
     lib.bpe_encode.argtypes = [p, ctypes.c_char_p, i64, i64, p, i64, ctypes.POINTER(i64)]
+    lib.bpe_encode_texts.restype = i64
+    lib.bpe_encode_texts.argtypes = [p, ctypes.c_char_p, i64, p, i64, p, p, p, p, p]
     lib.bpe_cache_size.restype = i64
     lib.bpe_cache_size.argtypes = [p]
     return lib
@@ -240,6 +243,42 @@ class NativeEngine:
                 position = match.end()
         del out[n:]
         return out
+
+    def encode_many(
+        self,
+        texts: Sequence[str],
+        special: regex.Pattern[bytes] | None = None,
+        special_ids: Mapping[bytes, int] | None = None,
+    ) -> list[list[int]]:
+        """`[encode_bytes(t.encode(), special, special_ids).tolist() for t in texts]` in one C
+        call: a batch of short texts costs little more Python work than one long text."""
+        encoded = [t.encode("utf-8") for t in texts]
+        data = b"".join(encoded)
+        stops = array("q", accumulate(map(len, encoded)))
+        starts, ends, ids = array("q"), array("q"), array("I")
+        position = 0
+        while special is not None and (match := special.search(data, position)) is not None:
+            text = bisect_right(stops, match.start())  # the text the match starts in
+            if match.end() > stops[text]:  # it runs into the next text: look in this one alone
+                match = special.search(data, match.start(), stops[text])
+                if match is None:
+                    position = stops[text]
+                    continue
+            assert special_ids is not None
+            starts.append(match.start())
+            ends.append(match.end())
+            ids.append(special_ids[match.group()])
+            position = match.end()
+        out = array("I", bytes(4 * len(data)))  # at most one id per byte
+        text_ends = array("q", bytes(8 * len(texts)))
+        if self._lib.bpe_encode_texts(
+            self._handle, data, len(texts), _address(stops), len(starts), _address(starts),
+            _address(ends), _address(ids), _address(out), _address(text_ends),
+        ):  # fmt: skip
+            raise MemoryError("native tokenizer engine: out of memory")
+        del out[text_ends[-1] if texts else 0 :]
+        flat = out.tolist()
+        return list(map(flat.__getitem__, map(slice, [0, *text_ends[:-1]], text_ends)))
 
     def cache_size(self) -> int:
         return int(self._lib.bpe_cache_size(self._handle))

@@ -1,7 +1,8 @@
 """Encoding many texts or one big file on several threads (C engine) or processes (Python engine).
 
 With the C engine (see native.py) the work runs on threads: ctypes releases the GIL while C
-encodes, and each thread has its own engine and cache. With the Python engine the GIL keeps
+encodes, and each thread has its own engine and cache (the threads are kept while the tokenizer
+lives, so those caches stay warm from call to call). With the Python engine the GIL keeps
 threads from helping, so it runs on processes: `encode_batch` cuts the texts into equal runs, the
 caller encodes the first run itself, forked workers (each with its own `Tokenizer` and caches) the
 others, and each worker sends back one flat numpy array per run, which pickles far faster than
@@ -14,9 +15,12 @@ from __future__ import annotations
 import multiprocessing
 import os
 import tempfile
+import threading
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from itertools import chain
 from pathlib import Path
 
@@ -29,6 +33,16 @@ from lm.tokenizer.file_chunks import chunk_boundaries, read_text_range, start_me
 CHUNK_BYTES = 1 << 20
 # ids are copied from the temporary raw file into the .npy in blocks of this many.
 COPY_BLOCK = 1 << 24
+
+# encode_batch encodes fewer characters than this on the calling thread alone (C engine):
+# handing work to another thread costs more than it saves
+THREAD_MIN_CHARS = 1 << 15
+
+# each tokenizer's worker threads (C engine), see _threads
+_pools: weakref.WeakKeyDictionary[Tokenizer, tuple[int, ThreadPoolExecutor]] = (
+    weakref.WeakKeyDictionary()
+)
+_pools_lock = threading.Lock()
 
 _worker_tokenizer: Tokenizer | None = None
 _worker_texts: Sequence[str] = ()
@@ -61,17 +75,20 @@ def encode_batch(
     Python ints pickles ~10x slower). Under the fork start method the workers inherit the texts
     and the tokenizer instead of receiving them pickled.
     """
-    runs = _even_runs([len(t) for t in texts], num_workers) if texts else []
-    if num_workers <= 1 or len(runs) <= 1:
-        return [tokenizer.encode(t) for t in texts]
-    if tokenizer.engine_in_use == "native":
-        with ThreadPoolExecutor(len(runs) - 1) as threads:
-            others = threads.map(
-                lambda run: list(map(tokenizer.encode, texts[run[0] : run[1]])), runs[1:]
-            )
-            out = [tokenizer.encode(t) for t in texts[runs[0][0] : runs[0][1]]]
-            for encoded in others:
-                out += encoded
+    sizes = [len(t) for t in texts]
+    native = tokenizer.engine_in_use == "native"
+    if num_workers <= 1 or (native and sum(sizes) < THREAD_MIN_CHARS):
+        return tokenizer._encode_many(texts)
+    runs = _even_runs(sizes, num_workers) if texts else []
+    if len(runs) <= 1:
+        return tokenizer._encode_many(texts)
+    if native:  # one C call per run, each run on its own thread
+        others = _threads(tokenizer, len(runs) - 1).map(
+            lambda run: tokenizer._encode_many(texts[run[0] : run[1]]), runs[1:]
+        )
+        out = tokenizer._encode_many(texts[runs[0][0] : runs[0][1]])
+        for encoded in others:
+            out += encoded
         return out
     context = multiprocessing.get_context(start_method())
     with context.Pool(len(runs) - 1, initializer=_init_worker, initargs=(tokenizer, texts)) as pool:
@@ -82,6 +99,18 @@ def encode_batch(
             stops = np.cumsum(lengths).tolist()
             out += map(ids.__getitem__, map(slice, [0, *stops[:-1]], stops))
     return out
+
+
+def _threads(tokenizer: Tokenizer, size: int) -> ThreadPoolExecutor:
+    """`size` or more worker threads for `tokenizer`, kept while it lives: each thread's C engine
+    (and its cache of encoded pre-tokens) stays warm from one call to the next."""
+    with _pools_lock:
+        pool = _pools.get(tokenizer)
+        if pool is None or pool[0] < size:
+            if pool is not None:
+                pool[1].shutdown(wait=False)
+            pool = _pools[tokenizer] = (size, ThreadPoolExecutor(size, "tokenizer"))
+        return pool[1]
 
 
 def _even_runs(sizes: list[int], num_runs: int) -> list[tuple[int, int]]:
@@ -100,10 +129,14 @@ def _pool(tokenizer: Tokenizer, num_workers: int) -> multiprocessing.pool.Pool:
 
 
 def _encode_range(job: tuple[str, int, int]) -> np.ndarray:
+    assert _worker_tokenizer is not None
+    return _encode_text_range(_worker_tokenizer, job)
+
+
+def _encode_text_range(tokenizer: Tokenizer, job: tuple[str, int, int]) -> np.ndarray:
     path, lo, hi = job
     text = read_text_range(path, lo, hi)
-    assert _worker_tokenizer is not None
-    return np.frombuffer(_worker_tokenizer.encode_to_array(text), dtype=np.uint32)
+    return np.frombuffer(tokenizer.encode_to_array(text), dtype=np.uint32)
 
 
 def id_dtype(tokenizer: Tokenizer) -> np.dtype:
@@ -153,20 +186,23 @@ def _encoded_chunks(
     tokenizer: Tokenizer, jobs: list[tuple[str, int, int]], num_workers: int
 ) -> Iterator[np.ndarray]:
     if num_workers <= 1 or len(jobs) == 1:
-        _init_worker(tokenizer)
-        yield from map(_encode_range, jobs)
+        yield from map(partial(_encode_text_range, tokenizer), jobs)
         return
     if tokenizer.engine_in_use == "native":
-        _init_worker(tokenizer)
-        with ThreadPoolExecutor(num_workers) as threads:
-            # at most 2 chunks ahead per thread: memory stays bounded for any file size
-            ahead = 2 * num_workers
-            pending = deque(threads.submit(_encode_range, job) for job in jobs[:ahead])
+        threads = _threads(tokenizer, num_workers)
+        encode = partial(_encode_text_range, tokenizer)
+        # at most 2 chunks ahead per thread: memory stays bounded for any file size
+        ahead = 2 * num_workers
+        pending = deque(threads.submit(encode, job) for job in jobs[:ahead])
+        try:
             for job in jobs[ahead:]:
                 yield pending.popleft().result()
-                pending.append(threads.submit(_encode_range, job))
+                pending.append(threads.submit(encode, job))
             while pending:
                 yield pending.popleft().result()
+        finally:  # stopped early (an error): drop what has not started
+            for future in pending:
+                future.cancel()
         return
     with _pool(tokenizer, num_workers) as pool:
         yield from pool.imap(_encode_range, jobs)

@@ -72,6 +72,29 @@ def test_same_ids_as_python_with_another_vocabulary(
     assert c.encode(text) == py.encode(text)
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.lists(TEXT, max_size=6))
+def test_a_batch_in_one_call_equals_text_by_text(
+    engines: tuple[Tokenizer, Tokenizer], texts: list[str]
+) -> None:
+    c, py = engines
+    assert c._encode_many(texts) == [py.encode(t) for t in texts]
+
+
+def test_special_tokens_never_span_two_texts_of_a_batch(
+    engines: tuple[Tokenizer, Tokenizer],
+) -> None:
+    c, py = engines
+    texts = ["a<|endof", "text|>b", "<|a|>", "<|a|>", "", EOT, "x<|a|><|a|>y"]
+    assert c._encode_many(texts) == [py.encode(t) for t in texts]
+    assert c._encode_many(["<|endof", "text|>"]) == [py.encode("<|endof"), py.encode("text|>")]
+    assert c._encode_many([]) == [] and c._encode_many([""]) == [[]]
+    big = data_path("mix_5MB.txt").read_text(encoding="utf-8")[:300_000]
+    texts = [big[k : k + 7_000] + EOT for k in range(0, len(big), 7_000)]
+    assert c.encode_batch(texts, num_workers=2) == [py.encode(t) for t in texts]
+    assert c.encode_batch(texts, num_workers=2) == [py.encode(t) for t in texts]  # warm threads
+
+
 def test_code_points_classified_as_regex_does(engines: tuple[Tokenizer, Tokenizer]) -> None:
     """Code points (every 7th, surrogates excluded; all four UTF-8 lengths) between letters,
     digits and spaces: a wrong character class in the C table, or a wrong UTF-8 decoding, changes

@@ -173,6 +173,10 @@ def bench_codec(path: Path, tmp: Path) -> None:
     out_p, peer2_s = _timed(
         lambda _: peer.encode_batch(batches, num_threads=2, allowed_special="all")
     )
+    lines = text.split("\n")  # many short texts: the per-text overhead shows
+    lines_p, lines_peer_s = _timed(
+        lambda _: peer.encode_batch(lines, num_threads=2, allowed_special="all")
+    )
     engines = ["native", "python"] if native.available() else ["python"]
     if engines == ["python"]:
         print("(no native engine here: `python -m lm.tokenizer native` says why)")
@@ -189,6 +193,9 @@ def bench_codec(path: Path, tmp: Path) -> None:
         out_b, ours2_s = _timed(lambda tok: tok.encode_batch(batches, num_workers=2), fresh)
         assert out_b == out_p, f"{engine}: encode_batch differs from tiktoken"
         row(f"{engine}: encode_batch, {workers} (tiktoken 2 threads)", ours2_s, peer2_s)
+        lines_o, lines_s = _timed(lambda tok: tok.encode_batch(lines, num_workers=2), fresh)
+        assert lines_o == lines_p, f"{engine}: encode_batch of lines differs from tiktoken"
+        row(f"{engine}: encode_batch, {len(lines):,} lines, {workers}", lines_s, lines_peer_s)
         _, file_s = _timed(
             lambda tok: encode_file(tok, path, tmp / "ids.npy", num_workers=2), fresh
         )

@@ -511,7 +511,7 @@ class Tokenizer:
         )
 
     def encode_batch(self, texts: list[str], num_workers: int = 2) -> list[list[int]]:
-        """`[self.encode(t) for t in texts]` on `num_workers` processes."""
+        """`[self.encode(t) for t in texts]` on `num_workers` threads (C engine) or processes."""
         from lm.tokenizer.parallel_encode import encode_batch
 
         return encode_batch(self, texts, num_workers)

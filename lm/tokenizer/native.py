@@ -36,6 +36,8 @@ CC_ENV = "CC"
 CFLAGS = ("-O3", "-std=c99", "-shared", "-fPIC", "-Wall")
 # bpe_native.c's class codes; later ranges overwrite earlier ones (the classes are disjoint)
 CLASSES = ((1, r"\p{L}+"), (2, r"\p{N}+"), (3, r"\s+"))
+# encode_many hands C groups of texts of about this many characters at once
+GROUP_CHARS = 1 << 18
 # An encoding's output array starts with room for max(MIN_OUT_IDS, bytes // OUT_BYTES_PER_ID) ids
 # (English runs ~3.7 bytes per GPT-2 token) and doubles whenever the C side runs out of room.
 MIN_OUT_IDS = 1 << 10
@@ -250,8 +252,31 @@ class NativeEngine:
         special: regex.Pattern[bytes] | None = None,
         special_ids: Mapping[bytes, int] | None = None,
     ) -> list[list[int]]:
-        """`[encode_bytes(t.encode(), special, special_ids).tolist() for t in texts]` in one C
-        call: a batch of short texts costs little more Python work than one long text."""
+        """`[encode_bytes(t.encode(), special, special_ids).tolist() for t in texts]`, with one C
+        call per group of texts of about GROUP_CHARS: a batch of short texts costs little more
+        Python work than one long text, and a group's output array stays small."""
+        ends = list(accumulate(map(len, texts)))
+        out: list[list[int]] = []
+        lo = 0
+        while lo < len(texts):
+            start = ends[lo - 1] if lo else 0
+            hi = max(lo + 1, bisect_right(ends, start + GROUP_CHARS, lo))
+            if hi == lo + 1:
+                out.append(
+                    self.encode_bytes(texts[lo].encode("utf-8"), special, special_ids).tolist()
+                )
+            else:
+                out += self._encode_group(texts[lo:hi], special, special_ids)
+            lo = hi
+        return out
+
+    def _encode_group(
+        self,
+        texts: Sequence[str],
+        special: regex.Pattern[bytes] | None,
+        special_ids: Mapping[bytes, int] | None,
+    ) -> list[list[int]]:
+        """encode_many of texts laid end to end, in one C call."""
         encoded = [t.encode("utf-8") for t in texts]
         data = b"".join(encoded)
         stops = array("q", accumulate(map(len, encoded)))

@@ -67,13 +67,15 @@ def encode_batch(
     tokenizer: Tokenizer, texts: Sequence[str], num_workers: int = 2
 ) -> list[list[int]]:
     """`[tokenizer.encode(t) for t in texts]`, computed by `num_workers` threads (C engine) or
-    processes (Python engine; the rest of this docstring is about them).
+    processes (Python engine).
 
-    The texts are cut into `num_workers` runs of about equal size. The calling process encodes
-    the first itself (so its caches warm up for later calls, and its ids need no transfer) while
-    `num_workers - 1` workers encode the rest and send back one flat array per run (a list of
-    Python ints pickles ~10x slower). Under the fork start method the workers inherit the texts
-    and the tokenizer instead of receiving them pickled.
+    The texts are cut into `num_workers` runs of about equal size. The caller encodes the first
+    itself (so its caches warm up for later calls, and its ids need no transfer) while
+    `num_workers - 1` workers encode the rest. C engine: each run is one C call on one of the
+    tokenizer's kept threads; under THREAD_MIN_CHARS characters in all, the caller does it alone.
+    Python engine: worker processes send back one flat array per run (a list of Python ints
+    pickles ~10x slower); under the fork start method they inherit the texts and the tokenizer
+    instead of receiving them pickled.
     """
     sizes = [len(t) for t in texts]
     native = tokenizer.engine_in_use == "native"

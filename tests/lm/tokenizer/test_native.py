@@ -81,11 +81,13 @@ def test_a_batch_in_one_call_equals_text_by_text(
     assert c._encode_many(texts) == [py.encode(t) for t in texts]
 
 
+@pytest.mark.parametrize("group_chars", [8, native.GROUP_CHARS])
 def test_special_tokens_never_span_two_texts_of_a_batch(
-    engines: tuple[Tokenizer, Tokenizer],
+    engines: tuple[Tokenizer, Tokenizer], monkeypatch: pytest.MonkeyPatch, group_chars: int
 ) -> None:
     c, py = engines
-    texts = ["a<|endof", "text|>b", "<|a|>", "<|a|>", "", EOT, "x<|a|><|a|>y"]
+    monkeypatch.setattr(native, "GROUP_CHARS", group_chars)  # 8: groups of a few texts
+    texts = ["a<|endof", "text|>b", "<|a|>", "<|a|>", "", EOT, "x<|a|><|a|>y", "é", "<|a|>"]
     assert c._encode_many(texts) == [py.encode(t) for t in texts]
     assert c._encode_many(["<|endof", "text|>"]) == [py.encode("<|endof"), py.encode("text|>")]
     assert c._encode_many([]) == [] and c._encode_many([""]) == [[]]

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lm.datafiles import data_path
-from lm.tokenizer import Tokenizer, train_bpe
+from lm.tokenizer import Tokenizer, bpe, train_bpe
 
 EOT = "<|endoftext|>"
 SPECIALS = [EOT, "<|a|>", "<|a|><|a|>"]
@@ -170,3 +170,14 @@ def test_duplicate_tokens_in_vocab() -> None:
     vocab = {i: bytes([i]) for i in range(256)} | {256: b"a"}
     with pytest.raises(ValueError, match=r"ids 97 and 256 both hold b'a'"):
         Tokenizer(vocab, [])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="ab theé\n", max_size=700))
+def test_heap_merge_equals_rescanning(small: Tokenizer, word: str) -> None:
+    """The Python engine's two merge loops (heap above HEAP_MERGE_MIN bytes) agree."""
+    parts = list(map(small._byte_ids.__getitem__, word.encode("utf-8")))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bpe, "HEAP_MERGE_MIN", 1 << 30)
+        rescanned = small._bpe(word)
+    assert small._bpe_heap(parts) == rescanned

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -85,3 +87,16 @@ def test_encode_ordinary_in_blocks_equals_tiktoken(
         assert gpt2.encode_ordinary(text) == tiktoken_gpt2.encode_ordinary(text)
     finally:
         bpe.ENCODE_BLOCK_CHARS = previous
+
+
+def test_long_pretokens_equal_tiktoken(gpt2: Tokenizer, tiktoken_gpt2) -> None:
+    """Pre-tokens over HEAP_MERGE_MIN bytes merge with a heap (both engines), shorter ones by
+    rescanning; either way the ids are tiktoken's, and a 100,000-letter word takes well under
+    a second instead of minutes."""
+    rng = random.Random(1)
+    for alphabet in ["ab", "the", "aaab", "abcdefghijklmnopqrstuvwxyz", "0123456789", "!?.", "é你"]:
+        for length in (bpe.HEAP_MERGE_MIN - 1, bpe.HEAP_MERGE_MIN + 1, 1500):
+            word = "".join(rng.choice(alphabet) for _ in range(length))
+            assert gpt2.encode(word) == tiktoken_gpt2.encode_ordinary(word), (alphabet, length)
+    text = "a" * 100_000 + " " + "ab" * 3000 + "\n"
+    assert gpt2.encode(text) == tiktoken_gpt2.encode_ordinary(text)

@@ -12,7 +12,15 @@ from pathlib import Path
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 _SHARED = _REPO_ROOT.parent / "shared" / "data"
-_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "execlecture" / "data"
+
+
+def user_cache_dir(name: str) -> Path:
+    """$XDG_CACHE_HOME/execlecture/NAME, by default ~/.cache/execlecture/NAME: per-user files."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "execlecture" / name
+
+
+_CACHE = user_cache_dir("data")
 
 # Public sources of files a fresh machine can fetch (when online); the rest come with the course.
 PUBLIC_SOURCES = {

@@ -120,12 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=True)
     try:
         _COMMANDS[args.command](args, console)
-    except NativeUnavailable as e:
+    except (ValueError, NativeUnavailable) as e:
         console.print(f"[red]error:[/red] {escape(str(e))}", soft_wrap=True, highlight=False)
-        return 3
-    except ValueError as e:
-        console.print(f"[red]error:[/red] {escape(str(e))}", soft_wrap=True, highlight=False)
-        return 2
+        return 3 if isinstance(e, NativeUnavailable) else 2
     return 0
 
 

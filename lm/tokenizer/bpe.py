@@ -379,7 +379,7 @@ class Tokenizer:
         """Encode ignoring special tokens (they are encoded as plain text)."""
         native = self._native_engine()
         if native is not None:
-            return native.encode_bytes(text.encode("utf-8")).tolist()
+            return native.encode(text)
         ids: list[int] = []
         start = 0
         while start < len(text):  # in blocks of about ENCODE_BLOCK_CHARS, cut at safe cuts

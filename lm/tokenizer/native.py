@@ -30,6 +30,8 @@ from pathlib import Path
 
 import regex
 
+from lm.datafiles import user_cache_dir
+
 SOURCE = Path(__file__).with_name("bpe_native.c")
 CACHE_ENV = "LM_NATIVE_CACHE"
 CC_ENV = "CC"
@@ -54,10 +56,7 @@ _failure: str | None = None
 
 
 def cache_dir() -> Path:
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "execlecture" / "native"
+    return Path(os.environ.get(CACHE_ENV) or user_cache_dir("native"))
 
 
 def _compiler() -> str:
@@ -208,7 +207,7 @@ class NativeEngine:
             self._lib.bpe_free(handle)
 
     def encode(self, text: str) -> list[int]:
-        """GPT-2 pre-tokenization + BPE of text holding no special tokens."""
+        """GPT-2 pre-tokenization + BPE of `text`, special tokens read as plain text."""
         return self.encode_bytes(text.encode("utf-8")).tolist()
 
     def encode_bytes(
